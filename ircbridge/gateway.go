@@ -1,0 +1,190 @@
+package ircbridge
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// Gateway routes XMPP input to per-user Sessions. It holds only the session
+// registry; all per-user state lives in the Sessions.
+//
+// The component calls HandleMessage, HandlePresence and HandleIQ from its
+// read loop; they never block on user work. Gateway is safe for concurrent
+// use.
+type Gateway struct {
+	cfg atomic.Pointer[Config]
+	out Sender
+
+	ctx    context.Context // root of every session; cancelled by Shutdown's deadline
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	sessions map[string]*Session // by bare JID
+	closing  bool
+	wg       sync.WaitGroup
+}
+
+// New returns a Gateway that sends its stanzas through out.
+func New(cfg Config, out Sender) *Gateway {
+	g := &Gateway{out: out, sessions: make(map[string]*Session)}
+	g.cfg.Store(cfg.withDefaults())
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	return g
+}
+
+// Config returns the configuration in force.
+func (g *Gateway) Config() *Config { return g.cfg.Load() }
+
+// SetConfig replaces the configuration; sessions use it from their next
+// event on.
+func (g *Gateway) SetConfig(c Config) { g.cfg.Store(c.withDefaults()) }
+
+func (g *Gateway) mapper() Mapper {
+	c := g.cfg.Load()
+	return Mapper{Domain: c.Domain, FixedServer: c.FixedServer}
+}
+
+// HandleMessage takes a message from the XMPP server.
+func (g *Gateway) HandleMessage(ctx context.Context, m Message) {
+	if m.From.Equal(jid.JID{}) || m.Type == stanza.ErrorMessage && m.From.Resourcepart() == "" {
+		return
+	}
+	if !g.post(m.From, evMessage{m}) && m.Type != stanza.ErrorMessage {
+		g.bounceMessage(ctx, m, newError(stanza.Wait, stanza.ResourceConstraint, "Too many stanzas waiting for this user"))
+	}
+}
+
+// HandlePresence takes a presence from the XMPP server.
+func (g *Gateway) HandlePresence(ctx context.Context, p Presence) {
+	if p.From.Equal(jid.JID{}) {
+		return
+	}
+	if p.To.Equal(jid.JID{}) {
+		g.bouncePresence(ctx, p, newError(stanza.Modify, stanza.BadRequest, "Missing 'to' tag"))
+		return
+	}
+	if !g.post(p.From, evPresence{p}) && p.Type != stanza.ErrorPresence && p.Type != stanza.UnavailablePresence {
+		g.bouncePresence(ctx, p, newError(stanza.Wait, stanza.ResourceConstraint, "Too many stanzas waiting for this user"))
+	}
+}
+
+// HandleIQ takes an iq from the XMPP server. Every get or set gets exactly
+// one answer, now or later.
+func (g *Gateway) HandleIQ(ctx context.Context, iq IQ) {
+	if iq.From.Equal(jid.JID{}) {
+		return // reference §5.16: ignored
+	}
+	if iq.Type == stanza.GetIQ || iq.Type == stanza.SetIQ {
+		if iq.ID == "" || iq.To.Equal(jid.JID{}) {
+			g.send(ctx, iq.Fail(newError(stanza.Modify, stanza.BadRequest, "Missing 'id' or 'to'")))
+			return
+		}
+		if reply, ok := g.answerStateless(iq); ok {
+			g.send(ctx, reply)
+			return
+		}
+	}
+	if !g.post(iq.From, evIQ{iq}) && (iq.Type == stanza.GetIQ || iq.Type == stanza.SetIQ) {
+		g.send(ctx, iq.Fail(newError(stanza.Wait, stanza.ResourceConstraint, "Too many stanzas waiting for this user")))
+	}
+}
+
+// post hands ev to the session of from's bare JID, creating the session if
+// needed. It never blocks: it reports false when the session's queue is
+// full or the gateway is shutting down.
+func (g *Gateway) post(from jid.JID, ev event) bool {
+	key := from.Bare().String()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closing {
+		return false
+	}
+	s := g.sessions[key]
+	if s == nil {
+		s = newSession(g, from.Bare())
+		g.sessions[key] = s
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			s.run()
+		}()
+	}
+	select {
+	case s.events <- ev:
+		return true
+	default:
+		return false
+	}
+}
+
+// retire removes s from the registry if it has nothing left to do. It is
+// called by s's own goroutine; true means the goroutine must return.
+func (g *Gateway) retire(s *Session) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(s.events) > 0 {
+		return false
+	}
+	if g.sessions[s.key] == s {
+		delete(g.sessions, s.key)
+	}
+	return true
+}
+
+// Shutdown sends QUIT :Gateway shutdown on every IRC connection, lets the
+// sessions send their unavailable presences, and returns when every session
+// has ended or ctx is done (then the remaining connections are closed
+// without waiting for the IRC servers).
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.closing = true
+	for _, s := range g.sessions {
+		select {
+		case s.shutdown <- struct{}{}:
+		default:
+		}
+	}
+	g.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		g.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		g.cancel()
+		return nil
+	case <-ctx.Done():
+		g.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (g *Gateway) send(ctx context.Context, v any) {
+	var err error
+	switch v := v.(type) {
+	case Message:
+		err = g.out.SendMessage(ctx, v)
+	case Presence:
+		err = g.out.SendPresence(ctx, v)
+	case IQ:
+		err = g.out.SendIQ(ctx, v)
+	}
+	if err != nil {
+		g.cfg.Load().Logger.Warn("stanza not sent", "err", err)
+	}
+}
+
+func (g *Gateway) bounceMessage(ctx context.Context, m Message, e stanza.Error) {
+	g.send(ctx, Message{From: m.To, To: m.From, ID: m.ID, Type: stanza.ErrorMessage, Error: &e})
+}
+
+func (g *Gateway) bouncePresence(ctx context.Context, p Presence, e stanza.Error) {
+	g.send(ctx, Presence{From: p.To, To: p.From, ID: p.ID, Type: stanza.ErrorPresence, MUC: p.MUC, Error: &e})
+}

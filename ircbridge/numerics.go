@@ -1,0 +1,200 @@
+package ircbridge
+
+import (
+	"strings"
+
+	"github.com/ergochat/irc-go/ircfmt"
+	"github.com/ergochat/irc-go/ircmsg"
+	"mellium.im/xmpp/stanza"
+)
+
+// errorNumerics are forwarded as "<arg1>: <arg2 or 'Unspecified error'>"
+// (reference §6.1).
+const errorNumerics = "401 402 403 404 405 406 407 408 409 410 411 412 414 421 422 423 424 " +
+	"431 432 433 436 437 438 441 442 443 444 446 451 461 462 463 464 465 467 470 471 472 473 474 475 " +
+	"476 477 481 482 483 484 485 487 491 501 502"
+
+// isErrorNumeric reports whether cmd is one of errorNumerics. Codes are
+// space-separated, so a three-digit match is always a whole code.
+func isErrorNumeric(cmd string) bool {
+	return len(cmd) == 3 && strings.Contains(errorNumerics, cmd)
+}
+
+// joinErrors maps the numerics that refuse a JOIN to MUC join errors
+// (reference §5.2 and architecture §2.6).
+var joinErrors = map[string]struct {
+	typ  stanza.ErrorType
+	cond stanza.Condition
+}{
+	"403": {stanza.Cancel, stanza.ItemNotFound},
+	"405": {stanza.Cancel, stanza.NotAllowed},
+	"437": {stanza.Wait, stanza.ResourceConstraint},
+	"470": {stanza.Cancel, stanza.Redirect},
+	"471": {stanza.Wait, stanza.ServiceUnavailable},
+	"473": {stanza.Auth, stanza.RegistrationRequired},
+	"474": {stanza.Auth, stanza.Forbidden},
+	"475": {stanza.Auth, stanza.NotAuthorized},
+	"477": {stanza.Auth, stanza.RegistrationRequired},
+}
+
+func (s *Session) onNumeric(srv *ircServer, m ircmsg.Message) {
+	args := m.Params
+	if len(args) > 0 {
+		args = args[1:] // our own nick
+	}
+	text := func(i int) string {
+		if i < len(args) {
+			return ircfmt.Strip(args[i])
+		}
+		return ""
+	}
+	switch m.Command {
+	case "005":
+		srv.isupport = srv.conn.ISupport()
+	case "001", "004", "321", "322", "323", "333", "PONG", "CAP", "PING", "ERROR", "INVITE":
+		return
+	case "002", "003":
+		s.gatewayMessage(srv, m.Source, strings.Join(args, " "))
+	case "331":
+		if r := srv.room(text(0)); r != nil {
+			r.topic, r.topicBy = "", ""
+		}
+	case "332":
+		if r := srv.room(text(0)); r != nil {
+			r.topic = strings.ReplaceAll(text(1), "\n", " ")
+			if r.state == roomJoined {
+				for _, res := range r.resourceList() {
+					s.sendSubject(r, res)
+				}
+			}
+		}
+	case "353":
+		s.onNames(srv, m, args)
+	case "366":
+		s.onEndOfNames(srv, m, args)
+	case "375":
+		srv.motd = srv.motd[:0]
+	case "372":
+		srv.motd = append(srv.motd, text(0))
+	case "376":
+		s.gatewayMessage(srv, m.Source, strings.Join(srv.motd, "\n"))
+		srv.motd = nil
+	case "433":
+		s.nickInUse(srv, args)
+	default:
+		if je, ok := joinErrors[m.Command]; ok {
+			if r := srv.room(text(0)); r != nil && r.state == roomJoining {
+				s.joinFailed(srv, r, newError(je.typ, je.cond, text(1)))
+				s.gatewayMessage(srv, m.Source, text(0)+": "+text(1))
+				return
+			}
+		}
+		if isErrorNumeric(m.Command) {
+			second := text(1)
+			if second == "" {
+				second = "Unspecified error"
+			}
+			s.gatewayMessage(srv, m.Source, text(0)+": "+second)
+			return
+		}
+		if len(m.Params) >= 2 {
+			parts := make([]string, len(args))
+			for i := range args {
+				parts[i] = text(i)
+			}
+			s.gatewayMessage(srv, m.Source, strings.Join(parts, " "))
+		}
+	}
+}
+
+// onNames adds the occupants of a RPL_NAMREPLY while joining; for a joined
+// channel (a raw NAMES) the reply is shown as a gateway message.
+func (s *Session) onNames(srv *ircServer, m ircmsg.Message, args []string) {
+	if len(args) < 3 {
+		return
+	}
+	r := srv.room(args[1])
+	if r == nil || r.state == roomJoined {
+		s.gatewayMessage(srv, m.Source, strings.Join(args, " "))
+		return
+	}
+	for _, entry := range strings.Fields(args[2]) {
+		o := parseNamesEntry(srv.isupport, entry)
+		if o.nick == "" {
+			continue
+		}
+		if prev := r.occupant(o.nick); prev != nil && o.user == "" {
+			o.user, o.host = prev.user, prev.host
+		}
+		r.addOccupant(o)
+		if !srv.isMe(o.nick) {
+			s.sendOccupant(r, o)
+		}
+	}
+}
+
+// onEndOfNames completes a join: self-presence, then subject (reference
+// §5.2 item 5).
+func (s *Session) onEndOfNames(srv *ircServer, m ircmsg.Message, args []string) {
+	if len(args) < 1 {
+		return
+	}
+	r := srv.room(args[0])
+	if r == nil || r.state == roomJoined {
+		if r != nil {
+			s.gatewayMessage(srv, m.Source, strings.Join(args, " "))
+		}
+		return
+	}
+	r.state = roomJoined
+	if r.occupant(srv.nick) == nil {
+		r.addOccupant(&occupant{nick: srv.nick})
+	}
+	for _, res := range r.resourceList() {
+		s.sendSelf(r, res)
+		s.sendSubject(r, res)
+	}
+}
+
+// nickInUse reports 433: a gateway message, and a 409 conflict for every
+// room of that server still waiting to be joined (reference §5.2).
+func (s *Session) nickInUse(srv *ircServer, args []string) {
+	nick := ""
+	if len(args) > 0 {
+		nick = args[0]
+	}
+	reason := ""
+	if len(args) > 1 {
+		reason = args[1]
+	}
+	s.gatewayMessage(srv, "", nick+": "+reason)
+	for _, r := range srv.rooms {
+		if r.state == roomJoining {
+			e := newError(stanza.Cancel, stanza.Conflict, reason)
+			for _, res := range r.resourceList() {
+				s.send(Presence{From: r.occupantJID(nick), To: res, Type: stanza.ErrorPresence, MUC: &MUCJoin{}, Error: &e})
+			}
+			delete(srv.rooms, srv.fold(r.name))
+			for _, res := range r.resourceList() {
+				srv.dropResource(res)
+			}
+		}
+	}
+	if len(srv.rooms) == 0 {
+		// Nothing is joined with this connection: end it, so that the next
+		// join with another nick starts afresh.
+		srv.conn.Quit("")
+	}
+}
+
+// joinFailed answers every resource waiting for r with e and forgets r.
+func (s *Session) joinFailed(srv *ircServer, r *room, e stanza.Error) {
+	for _, res := range r.resourceList() {
+		s.send(Presence{From: r.occupantJID(srv.nick), To: res, Type: stanza.ErrorPresence, MUC: &MUCJoin{}, Error: &e})
+	}
+	resources := r.resourceList()
+	s.removeRoom(srv, r)
+	for _, res := range resources {
+		srv.dropResource(res)
+	}
+}

@@ -1,0 +1,88 @@
+package ircbridge
+
+import (
+	"sort"
+
+	"mellium.im/xmpp/jid"
+)
+
+type roomState uint8
+
+const (
+	roomJoining roomState = iota // JOIN sent (or queued until 001), NAMES not complete
+	roomJoined                   // 366 received: occupants known
+)
+
+// room is a session's state for one IRC channel. It is owned by the
+// session goroutine.
+type room struct {
+	srv   *ircServer
+	name  string  // the IRC channel name, in the server's case once echoed
+	jid   jid.JID // the bare room JID
+	state roomState
+	key   string // channel key from the join <password/>
+	// resources are the user's clients in the room; leaving are those
+	// that left while the PART echo is awaited.
+	resources map[string]jid.JID
+	leaving   map[string]jid.JID
+	occupants map[string]*occupant // by casefolded nick
+	topic     string
+	topicBy   string
+}
+
+// occupant is someone in an IRC channel, ourselves included.
+type occupant struct {
+	nick  string
+	user  string // user@host part, when known
+	host  string
+	modes string // prefix modes held, e.g. "ov"
+}
+
+func newRoom(srv *ircServer, name string, j jid.JID) *room {
+	return &room{
+		srv:       srv,
+		name:      name,
+		jid:       j,
+		resources: make(map[string]jid.JID),
+		leaving:   make(map[string]jid.JID),
+		occupants: make(map[string]*occupant),
+	}
+}
+
+func (r *room) occupant(nick string) *occupant {
+	return r.occupants[r.srv.fold(nick)]
+}
+
+func (r *room) addOccupant(o *occupant) {
+	r.occupants[r.srv.fold(o.nick)] = o
+}
+
+func (r *room) removeOccupant(nick string) *occupant {
+	k := r.srv.fold(nick)
+	o := r.occupants[k]
+	delete(r.occupants, k)
+	return o
+}
+
+func (r *room) resourceList() []jid.JID { return sortedJIDs(r.resources) }
+
+// occupantList returns the occupants sorted by nick, for stable output.
+func (r *room) occupantList() []*occupant {
+	out := make([]*occupant, 0, len(r.occupants))
+	for _, o := range r.occupants {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].nick < out[j].nick })
+	return out
+}
+
+// occupantJID is the in-room JID of nick (room/Nick). A nick that is not a
+// valid resourcepart falls back to the bare room, which keeps the stanza
+// routable.
+func (r *room) occupantJID(nick string) jid.JID {
+	j, err := r.jid.WithResource(nick)
+	if err != nil {
+		return r.jid
+	}
+	return j
+}

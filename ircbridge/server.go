@@ -1,0 +1,105 @@
+package ircbridge
+
+import (
+	"sort"
+
+	"biboumi/ircbridge/ircclient"
+
+	"mellium.im/xmpp/jid"
+)
+
+// ircServer is a session's state for one IRC connection. It is owned by the
+// session goroutine.
+type ircServer struct {
+	name       string // the server as addressed in JIDs, lowercased
+	conn       *ircclient.Conn
+	registered bool
+	nick       string // our current nick (the requested one until 001)
+	isupport   *ircclient.ISupport
+	rooms      map[string]*room // by casefolded channel name
+	// resources are the full JIDs of the user's clients that use this
+	// connection (joined or joining one of its rooms): they receive the
+	// gateway messages about it.
+	resources map[string]jid.JID
+	motd      []string
+	// partners are the casefolded nicks the user sent private messages to:
+	// their notices are delivered as private messages (reference §5.8).
+	partners map[string]bool
+}
+
+func newIRCServer(name, nick string) *ircServer {
+	return &ircServer{
+		name:      name,
+		nick:      nick,
+		rooms:     make(map[string]*room),
+		resources: make(map[string]jid.JID),
+		partners:  make(map[string]bool),
+	}
+}
+
+func (srv *ircServer) chanTypes() string {
+	if srv.isupport == nil || srv.isupport.ChanTypes() == "" {
+		return DefaultChanTypes
+	}
+	return srv.isupport.ChanTypes()
+}
+
+// fold casefolds an IRC name with the server's CASEMAPPING.
+func (srv *ircServer) fold(name string) string {
+	if srv.isupport == nil {
+		return ircclient.Fold("rfc1459", name)
+	}
+	return srv.isupport.Fold(name)
+}
+
+func (srv *ircServer) isChannel(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(srv.chanTypes()); i++ {
+		if name[0] == srv.chanTypes()[i] {
+			return true
+		}
+	}
+	return false
+}
+
+func (srv *ircServer) isMe(nick string) bool {
+	return nick != "" && srv.fold(nick) == srv.fold(srv.nick)
+}
+
+func (srv *ircServer) room(channel string) *room {
+	return srv.rooms[srv.fold(channel)]
+}
+
+// resourceList returns the resources in a stable order.
+func (srv *ircServer) resourceList() []jid.JID {
+	return sortedJIDs(srv.resources)
+}
+
+// dropResource forgets res on this server if it is in none of its rooms.
+func (srv *ircServer) dropResource(res jid.JID) {
+	k := res.String()
+	for _, r := range srv.rooms {
+		if _, ok := r.resources[k]; ok {
+			return
+		}
+		if _, ok := r.leaving[k]; ok {
+			return
+		}
+	}
+	delete(srv.resources, k)
+}
+
+func sortedJIDs(m map[string]jid.JID) []jid.JID {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]jid.JID, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}

@@ -1,0 +1,188 @@
+package ircbridge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"biboumi/ircbridge/ircclient"
+
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// event is what the Gateway posts to a Session. The set is closed.
+type event interface{ isEvent() }
+
+type (
+	evMessage  struct{ m Message }
+	evPresence struct{ p Presence }
+	evIQ       struct{ iq IQ }
+)
+
+func (evMessage) isEvent()  {}
+func (evPresence) isEvent() {}
+func (evIQ) isEvent()       {}
+
+// Session is the gateway state of one XMPP user (bare JID): the IRC
+// connections, rooms and resources of that user.
+//
+// All fields are owned by the goroutine running run; other goroutines talk
+// to it only through events (from the Gateway), irc (from its IRC
+// connections) and shutdown.
+type Session struct {
+	g        *Gateway
+	owner    jid.JID // bare
+	key      string  // owner.String()
+	ctx      context.Context
+	cancel   context.CancelFunc
+	events   chan event
+	irc      chan ircclient.Event
+	shutdown chan struct{}
+	log      *slog.Logger
+
+	cfg      *Config // snapshot for the event being handled
+	servers  map[string]*ircServer
+	quitting bool
+}
+
+func newSession(g *Gateway, owner jid.JID) *Session {
+	cfg := g.cfg.Load()
+	ctx, cancel := context.WithCancel(g.ctx)
+	return &Session{
+		g:        g,
+		owner:    owner,
+		key:      owner.String(),
+		ctx:      ctx,
+		cancel:   cancel,
+		events:   make(chan event, cfg.QueueSize),
+		irc:      make(chan ircclient.Event, 64),
+		shutdown: make(chan struct{}, 1),
+		log:      cfg.Logger.With("user", owner.String()),
+		servers:  make(map[string]*ircServer),
+	}
+}
+
+// run is the session's goroutine. It returns when the session has no IRC
+// connection and no pending event, or when the gateway's context ends.
+func (s *Session) run() {
+	defer s.cancel()
+	defer s.closeAll()
+	for {
+		s.cfg = s.g.cfg.Load()
+		select {
+		case ev := <-s.events:
+			s.safely(func() { s.handleEvent(ev) })
+		case ev := <-s.irc:
+			s.safely(func() { s.handleIRC(ev) })
+		case <-s.shutdown:
+			s.safely(s.handleShutdown)
+		case <-s.ctx.Done():
+			return
+		}
+		if len(s.servers) == 0 && s.g.retire(s) {
+			return
+		}
+	}
+}
+
+// safely runs f, turning a panic into a log entry so that one bad event
+// cannot take the whole gateway down.
+func (s *Session) safely(f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in session", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	f()
+}
+
+// closeAll closes every IRC connection without waiting for the servers and
+// waits for their goroutines.
+func (s *Session) closeAll() {
+	for _, srv := range s.servers {
+		srv.conn.Close()
+	}
+	for _, srv := range s.servers {
+		<-srv.conn.Done()
+	}
+}
+
+func (s *Session) handleEvent(ev event) {
+	switch ev := ev.(type) {
+	case evMessage:
+		s.handleMessage(ev.m)
+	case evPresence:
+		s.handlePresence(ev.p)
+	case evIQ:
+		s.handleIQ(ev.iq)
+	}
+}
+
+func (s *Session) handleShutdown() {
+	s.quitting = true
+	for _, srv := range s.servers {
+		srv.conn.Quit("Gateway shutdown")
+	}
+}
+
+func (s *Session) mapper() Mapper {
+	return Mapper{Domain: s.cfg.Domain, FixedServer: s.cfg.FixedServer}
+}
+
+// parse interprets an address, using the CHANTYPES of the server it names
+// when the user is connected to it.
+func (s *Session) parse(j jid.JID) (Address, error) {
+	m := s.mapper()
+	a, err := m.Parse(j, DefaultChanTypes)
+	if err != nil || a.Server == "" {
+		return a, err
+	}
+	if srv := s.servers[a.Server]; srv != nil && srv.chanTypes() != DefaultChanTypes {
+		return m.Parse(j, srv.chanTypes())
+	}
+	return a, nil
+}
+
+func (s *Session) send(v any) { s.g.send(s.ctx, v) }
+
+// gatewayMessage sends a chat message from the server's JID (the bare
+// gateway in fixed mode) to every resource of the user on that server
+// (reference §5.8). prefix, when not empty, is the IRC sender.
+func (s *Session) gatewayMessage(srv *ircServer, prefix, text string) {
+	body := text
+	if prefix != "" {
+		body = prefix + ": " + text
+	}
+	from := s.mapper().MustJID(Address{Kind: KindServer, Server: srv.name})
+	targets := srv.resourceList()
+	if len(targets) == 0 {
+		targets = []jid.JID{s.owner}
+	}
+	for _, to := range targets {
+		s.send(Message{From: from, To: to, ID: newID(), Type: stanza.ChatMessage, Body: body, Private: true})
+	}
+}
+
+func notConnected(server string) stanza.Error {
+	return newError(stanza.Cancel, stanza.RemoteServerNotFound, fmt.Sprintf("Not connected to IRC server %s", server))
+}
+
+// realIdentity returns the IRC username and realname for a new connection.
+func (s *Session) realIdentity(nick string) (user, real string) {
+	if !s.cfg.RealnameFromJID {
+		return nick, nick
+	}
+	user = strings.Map(func(r rune) rune {
+		if r <= ' ' || r == '@' || r == ':' || r > 0x7e {
+			return -1
+		}
+		return r
+	}, s.owner.Localpart())
+	if user == "" {
+		user = nick
+	}
+	return user, s.owner.String()
+}

@@ -1,0 +1,424 @@
+package ircbridge
+
+import (
+	"errors"
+	"strings"
+
+	"biboumi/ircbridge/ircclient"
+
+	"github.com/ergochat/irc-go/ircfmt"
+	"github.com/ergochat/irc-go/ircmsg"
+	"mellium.im/xmpp/stanza"
+)
+
+// This file handles what the user's IRC connections report.
+
+func (s *Session) serverOf(c *ircclient.Conn) *ircServer {
+	for _, srv := range s.servers {
+		if srv.conn == c {
+			return srv
+		}
+	}
+	return nil
+}
+
+func (s *Session) handleIRC(ev ircclient.Event) {
+	switch ev := ev.(type) {
+	case ircclient.Progress:
+		if srv := s.serverOf(ev.Conn); srv != nil {
+			s.gatewayMessage(srv, "", ev.Text)
+		}
+	case ircclient.Registered:
+		if srv := s.serverOf(ev.Conn); srv != nil {
+			s.registered(srv, ev)
+		}
+	case ircclient.Line:
+		if srv := s.serverOf(ev.Conn); srv != nil {
+			s.handleLine(srv, ev.Msg)
+		}
+	case ircclient.Closed:
+		if srv := s.serverOf(ev.Conn); srv != nil {
+			s.closed(srv, ev)
+		}
+	}
+}
+
+// registered runs on 001: the queued joins go out (reference §6.1).
+func (s *Session) registered(srv *ircServer, ev ircclient.Registered) {
+	srv.registered = true
+	srv.nick = ev.Nick
+	srv.isupport = ev.ISupport
+	for _, r := range srv.rooms {
+		if r.state == roomJoining {
+			s.sendJoin(srv, r)
+		}
+	}
+}
+
+// closed handles the end of an IRC connection: every room is left, with
+// status 332 for joined rooms and a join error for pending ones.
+func (s *Session) closed(srv *ircServer, ev ircclient.Closed) {
+	text := ev.Text
+	for _, r := range srv.rooms {
+		for _, res := range sortedJIDs(r.leaving) {
+			s.sendSelfUnavailable(r, res, Presence{})
+		}
+		for _, res := range r.resourceList() {
+			if r.state == roomJoined {
+				s.sendSelfUnavailable(r, res, Presence{Status: text, MUCUser: &MUCUser{Status: []int{StatusShutdown}}})
+				continue
+			}
+			e := newError(stanza.Cancel, stanza.ItemNotFound, text)
+			s.send(Presence{From: r.occupantJID(srv.nick), To: res, Type: stanza.ErrorPresence, MUC: &MUCJoin{}, Error: &e})
+		}
+	}
+	var serr *ircclient.ServerError
+	switch {
+	case errors.As(ev.Err, &serr):
+		s.gatewayMessage(srv, "", "ERROR: "+text)
+	case ev.Err != nil && srv.registered && text != "":
+		s.gatewayMessage(srv, "", text)
+	}
+	delete(s.servers, srv.name)
+}
+
+func (s *Session) handleLine(srv *ircServer, m ircmsg.Message) {
+	switch m.Command {
+	case "JOIN":
+		s.onJoin(srv, m)
+	case "PART":
+		s.onPart(srv, m)
+	case "QUIT":
+		s.onQuit(srv, m)
+	case "NICK":
+		s.onNick(srv, m)
+	case "KICK":
+		s.onKick(srv, m)
+	case "PRIVMSG", "NOTICE":
+		s.onText(srv, m)
+	case "TOPIC":
+		s.onTopic(srv, m)
+	case "MODE":
+		s.onMode(srv, m)
+	default:
+		s.onNumeric(srv, m)
+	}
+}
+
+func param(m ircmsg.Message, i int) string {
+	if i < len(m.Params) {
+		return m.Params[i]
+	}
+	return ""
+}
+
+func (s *Session) onJoin(srv *ircServer, m ircmsg.Message) {
+	channel := param(m, 0)
+	r := srv.room(channel)
+	nuh, _ := m.NUH()
+	if srv.isMe(nuh.Name) {
+		if r == nil {
+			return // forced join: mediated invitations come later
+		}
+		r.name = channel
+		r.addOccupant(&occupant{nick: nuh.Name, user: nuh.User, host: nuh.Host})
+		return
+	}
+	if r == nil {
+		return
+	}
+	o := &occupant{nick: nuh.Name, user: nuh.User, host: nuh.Host}
+	r.addOccupant(o)
+	if r.state == roomJoined {
+		s.sendOccupant(r, o)
+	}
+}
+
+func (s *Session) onPart(srv *ircServer, m ircmsg.Message) {
+	r := srv.room(param(m, 0))
+	if r == nil {
+		return
+	}
+	nick := m.Nick()
+	if srv.isMe(nick) {
+		for _, res := range sortedJIDs(r.leaving) {
+			s.sendSelfUnavailable(r, res, Presence{Status: param(m, 1)})
+			delete(r.leaving, res.String())
+			srv.dropResource(res)
+		}
+		for _, res := range r.resourceList() {
+			s.sendSelfUnavailable(r, res, Presence{Status: param(m, 1)})
+		}
+		resources := r.resourceList()
+		s.removeRoom(srv, r)
+		for _, res := range resources {
+			srv.dropResource(res)
+		}
+		return
+	}
+	if o := r.removeOccupant(nick); o != nil {
+		s.sendOccupantGone(r, o, param(m, 1), MUCUser{})
+	}
+}
+
+func (s *Session) onQuit(srv *ircServer, m ircmsg.Message) {
+	nick := m.Nick()
+	for _, r := range srv.rooms {
+		if o := r.removeOccupant(nick); o != nil && r.state == roomJoined {
+			s.sendOccupantGone(r, o, param(m, 0), MUCUser{})
+		}
+	}
+}
+
+// onNick renames an occupant in every room of the server (reference §5.4).
+func (s *Session) onNick(srv *ircServer, m ircmsg.Message) {
+	old, nick := m.Nick(), param(m, 0)
+	me := srv.isMe(old)
+	if me {
+		srv.nick = nick
+	}
+	for _, r := range srv.rooms {
+		o := r.removeOccupant(old)
+		if o == nil {
+			continue
+		}
+		if r.state != roomJoined {
+			o.nick = nick
+			r.addOccupant(o)
+			continue
+		}
+		if me {
+			for _, res := range r.resourceList() {
+				item := s.selfItem(r, res)
+				item.Nick = nick
+				s.send(Presence{
+					From: r.occupantJID(old), To: res, Type: stanza.UnavailablePresence,
+					MUCUser: &MUCUser{Items: []MUCItem{item}, Status: []int{StatusNickChange, StatusSelf}},
+				})
+			}
+			o.nick = nick
+			r.addOccupant(o)
+			for _, res := range r.resourceList() {
+				s.sendSelf(r, res)
+			}
+			continue
+		}
+		s.sendOccupantGone(r, o, "", MUCUser{Items: []MUCItem{{Nick: nick}}, Status: []int{StatusNickChange}})
+		o.nick = nick
+		r.addOccupant(o)
+		s.sendOccupant(r, o)
+	}
+}
+
+// onKick handles KICK (reference §5.6).
+func (s *Session) onKick(srv *ircServer, m ircmsg.Message) {
+	r := srv.room(param(m, 0))
+	if r == nil {
+		return
+	}
+	target, reason, kicker := param(m, 1), param(m, 2), m.Nick()
+	actor := &Actor{Nick: kicker}
+	if srv.isMe(target) {
+		for _, res := range r.resourceList() {
+			item := s.selfItem(r, res)
+			item.Role, item.Affiliation, item.Actor, item.Reason = RoleNone, AffNone, actor, reason
+			s.send(Presence{
+				From: r.occupantJID(srv.nick), To: res, Type: stanza.UnavailablePresence,
+				MUCUser: &MUCUser{Items: []MUCItem{item}, Status: []int{StatusSelf, StatusKicked}},
+			})
+		}
+		resources := r.resourceList()
+		s.removeRoom(srv, r)
+		for _, res := range resources {
+			srv.dropResource(res)
+		}
+		return
+	}
+	if o := r.removeOccupant(target); o != nil {
+		s.sendOccupantGone(r, o, "", MUCUser{Items: []MUCItem{{Actor: actor, Reason: reason}}, Status: []int{StatusKicked}})
+	}
+}
+
+// ctcp splits a CTCP message into its command and argument.
+func ctcp(text string) (cmd, arg string, ok bool) {
+	if len(text) < 2 || text[0] != 1 {
+		return "", "", false
+	}
+	text = strings.TrimSuffix(text[1:], "\x01")
+	cmd, arg, _ = strings.Cut(text, " ")
+	return strings.ToUpper(cmd), arg, true
+}
+
+// onText handles PRIVMSG and NOTICE (reference §5.7, §5.8).
+func (s *Session) onText(srv *ircServer, m ircmsg.Message) {
+	target, text := param(m, 0), param(m, 1)
+	nick := m.Nick()
+	notice := m.Command == "NOTICE"
+	if cmd, arg, ok := ctcp(text); ok {
+		if cmd != "ACTION" || notice {
+			return // CTCP requests and replies: bridged as iqs later
+		}
+		text = "/me " + arg
+	}
+	body := ircfmt.Strip(text)
+	if srv.isChannel(target) {
+		r := srv.room(target)
+		if r == nil || r.state != roomJoined {
+			return
+		}
+		if notice {
+			body = "[notice] " + body
+		}
+		for _, res := range r.resourceList() {
+			s.send(Message{From: r.occupantJID(nick), To: res, ID: newID(), Type: stanza.GroupChatMessage, Body: body})
+		}
+		return
+	}
+	if nick == "" || strings.ContainsRune(nick, '.') && !strings.ContainsRune(m.Source, '!') {
+		// From the server itself (e.g. "*** Looking up your hostname").
+		s.gatewayMessage(srv, m.Source, body)
+		return
+	}
+	if notice && !srv.partners[srv.fold(nick)] {
+		prefix := nick
+		if nuh, err := m.NUH(); err == nil && nuh.User != "" {
+			prefix += " (" + nuh.User + "@" + nuh.Host + ")"
+		}
+		s.gatewayMessage(srv, prefix, body)
+		return
+	}
+	from := s.mapper().MustJID(Address{Kind: KindUser, Server: srv.name, Nick: nick})
+	for _, res := range srv.resourceList() {
+		s.send(Message{From: from, To: res, ID: newID(), Type: stanza.ChatMessage, Body: body, Private: true})
+	}
+}
+
+func (s *Session) onTopic(srv *ircServer, m ircmsg.Message) {
+	r := srv.room(param(m, 0))
+	if r == nil {
+		return
+	}
+	r.topic, r.topicBy = strings.ReplaceAll(ircfmt.Strip(param(m, 1)), "\n", " "), m.Nick()
+	if r.state == roomJoined {
+		for _, res := range r.resourceList() {
+			s.sendSubject(r, res)
+		}
+	}
+}
+
+// onMode handles user and channel modes (reference §5.5, §6.1).
+func (s *Session) onMode(srv *ircServer, m ircmsg.Message) {
+	target := param(m, 0)
+	if !srv.isChannel(target) {
+		s.gatewayMessage(srv, "", "User mode for "+target+" is ["+strings.Join(m.Params[1:], " ")+"]")
+		return
+	}
+	r := srv.room(target)
+	if r == nil || r.state != roomJoined {
+		return
+	}
+	text := "Mode " + r.name + " [" + strings.Join(m.Params[1:], " ") + "] by " + m.Nick()
+	for _, res := range r.resourceList() {
+		s.send(Message{From: r.jid, To: res, ID: newID(), Type: stanza.GroupChatMessage, Body: text})
+	}
+	for _, o := range applyModes(srv.isupport, r, m.Params[1:]) {
+		if srv.isMe(o.nick) {
+			for _, res := range r.resourceList() {
+				s.sendSelf(r, res)
+			}
+			continue
+		}
+		s.sendOccupant(r, o)
+	}
+}
+
+// applyModes updates the prefix modes of r's occupants from a MODE line's
+// arguments and returns the occupants whose role or affiliation changed.
+func applyModes(is *ircclient.ISupport, r *room, args []string) []*occupant {
+	if len(args) == 0 {
+		return nil
+	}
+	var changed []*occupant
+	seen := map[*occupant]bool{}
+	add := true
+	next := 1
+	for _, c := range []byte(args[0]) {
+		switch c {
+		case '+':
+			add = true
+			continue
+		case '-':
+			add = false
+			continue
+		}
+		kind := modeKind(is, c, add)
+		if kind == modeNoArg {
+			continue
+		}
+		if next >= len(args) {
+			break
+		}
+		arg := args[next]
+		next++
+		if kind != modePrefix {
+			continue
+		}
+		o := r.occupant(arg)
+		if o == nil {
+			continue
+		}
+		before, _ := roleOf(o.modes)
+		beforeAff := affOf(o.modes)
+		if add {
+			if !strings.ContainsRune(o.modes, rune(c)) {
+				o.modes += string(c)
+			}
+		} else {
+			o.modes = strings.ReplaceAll(o.modes, string(c), "")
+		}
+		after, _ := roleOf(o.modes)
+		if (before != after || beforeAff != affOf(o.modes)) && !seen[o] {
+			seen[o] = true
+			changed = append(changed, o)
+		}
+	}
+	return changed
+}
+
+func affOf(modes string) Affiliation {
+	_, a := roleOf(modes)
+	return a
+}
+
+type modeArgKind uint8
+
+const (
+	modeNoArg modeArgKind = iota
+	modeArg
+	modePrefix
+)
+
+// modeKind says whether channel mode c takes an argument (ISUPPORT
+// CHANMODES A, B, C when set, and PREFIX modes).
+func modeKind(is *ircclient.ISupport, c byte, add bool) modeArgKind {
+	if is == nil {
+		if c == 'o' || c == 'v' {
+			return modePrefix
+		}
+		if strings.IndexByte("beIkl", c) >= 0 && (add || c != 'l') {
+			return modeArg
+		}
+		return modeNoArg
+	}
+	if strings.IndexByte(is.PrefixModes(), c) >= 0 {
+		return modePrefix
+	}
+	cm := is.ChanModes()
+	switch {
+	case strings.IndexByte(cm[0], c) >= 0, strings.IndexByte(cm[1], c) >= 0:
+		return modeArg
+	case strings.IndexByte(cm[2], c) >= 0 && add:
+		return modeArg
+	}
+	return modeNoArg
+}

@@ -1,0 +1,370 @@
+package ircbridge
+
+import (
+	"errors"
+	"strings"
+
+	"biboumi/ircbridge/ircclient"
+
+	"github.com/ergochat/irc-go/ircmsg"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// This file handles what the user's XMPP clients send.
+
+func (s *Session) handlePresence(p Presence) {
+	addr, err := s.parse(p.To)
+	if err != nil {
+		if p.Type == "" && p.MUC != nil {
+			// Reference §2: a join to an invalid room is ignored by
+			// Biboumi; we answer it, so that clients do not hang.
+			s.bouncePresence(p, err)
+		}
+		return
+	}
+	switch p.Type {
+	case "":
+		if addr.Kind != KindParticipant && addr.Kind != KindChannel {
+			return // presence to the gateway or a server: roster, later
+		}
+		if p.MUC != nil {
+			s.join(p, addr)
+			return
+		}
+		s.presenceUpdate(p, addr)
+	case stanza.UnavailablePresence:
+		if addr.Kind == KindParticipant || addr.Kind == KindChannel {
+			s.leave(p.From, addr, p.Status)
+		}
+	case stanza.ErrorPresence:
+		if addr.Kind == KindParticipant || addr.Kind == KindChannel {
+			s.leave(p.From, addr, "Error from remote client")
+		}
+	}
+}
+
+func (s *Session) bouncePresence(p Presence, err error) {
+	var se stanza.Error
+	if !errors.As(err, &se) {
+		se = newError(stanza.Cancel, stanza.InternalServerError, "")
+	}
+	s.send(Presence{From: p.To, To: p.From, ID: p.ID, Type: stanza.ErrorPresence, MUC: &MUCJoin{}, Error: &se})
+}
+
+// join handles a MUC join request (reference §5.2).
+func (s *Session) join(p Presence, addr Address) {
+	if addr.Kind != KindParticipant {
+		s.bouncePresence(p, newError(stanza.Modify, stanza.JIDMalformed, "A nickname is required to join a room"))
+		return
+	}
+	srv := s.servers[addr.Server]
+	if srv == nil {
+		srv = s.connect(addr.Server, addr.Nick)
+	}
+	res := p.From
+	srv.resources[res.String()] = res
+	r := srv.room(addr.Channel)
+	if r != nil {
+		r.resources[res.String()] = res
+		delete(r.leaving, res.String())
+		if r.state == roomJoined {
+			s.replayRoom(r, res)
+		}
+		return
+	}
+	roomJID := s.mapper().MustJID(Address{Kind: KindChannel, Server: addr.Server, Channel: addr.Channel})
+	r = newRoom(srv, addr.Channel, roomJID)
+	if p.MUC != nil {
+		r.key = p.MUC.Password
+	}
+	r.resources[res.String()] = res
+	srv.rooms[srv.fold(addr.Channel)] = r
+	if srv.registered {
+		s.sendJoin(srv, r)
+	}
+}
+
+func (s *Session) sendJoin(srv *ircServer, r *room) {
+	params := []string{r.name}
+	if r.key != "" {
+		params = append(params, r.key)
+	}
+	s.ircSend(srv, ircmsg.MakeMessage(nil, "", "JOIN", params...))
+}
+
+// connect starts the IRC connection of this user to server.
+func (s *Session) connect(server, nick string) *ircServer {
+	srv := newIRCServer(server, nick)
+	user, real := s.realIdentity(nick)
+	srv.conn = ircclient.Dial(s.ctx, ircclient.Config{
+		Server:       server,
+		TLSPorts:     s.cfg.TLSPorts,
+		Ports:        s.cfg.Ports,
+		TLSConfig:    s.cfg.TLS,
+		DialTimeout:  s.cfg.DialTimeout,
+		LocalAddr:    s.cfg.OutgoingBind,
+		Nick:         nick,
+		Username:     user,
+		Realname:     real,
+		Hostname:     s.owner.Domainpart(),
+		WantCaps:     []string{"multi-prefix"},
+		Fallback:     s.cfg.Encoding,
+		PingInterval: s.cfg.PingInterval,
+		Logger:       s.log.With("server", server),
+		Events:       s.irc,
+	})
+	s.servers[server] = srv
+	return srv
+}
+
+func (s *Session) ircSend(srv *ircServer, m ircmsg.Message) {
+	if err := srv.conn.Send(m); err != nil {
+		s.log.Warn("IRC line not sent", "server", srv.name, "command", m.Command, "err", err)
+	}
+}
+
+// presenceUpdate handles an available presence without the MUC <x/>: a nick
+// change if the nick differs (reference §5.4), otherwise a status update
+// that IRC has no use for. Presence updates never send NICK when the nick
+// is unchanged (Biboumi's NICK spam, peers.md pain point 11).
+func (s *Session) presenceUpdate(p Presence, addr Address) {
+	srv := s.servers[addr.Server]
+	if srv == nil || addr.Kind != KindParticipant {
+		return
+	}
+	r := srv.room(addr.Channel)
+	if r == nil || r.resources[p.From.String()].Equal(jid.JID{}) {
+		s.bouncePresence(p, newError(stanza.Modify, stanza.NotAcceptable, "You are not joined to this MUC."))
+		return
+	}
+	if addr.Nick == srv.nick || r.state != roomJoined {
+		return
+	}
+	s.ircSend(srv, ircmsg.MakeMessage(nil, "", "NICK", addr.Nick))
+}
+
+// leave handles an unavailable presence from res to a room (§5.3).
+func (s *Session) leave(res jid.JID, addr Address, status string) {
+	srv := s.servers[addr.Server]
+	if srv == nil {
+		return
+	}
+	r := srv.room(addr.Channel)
+	if r == nil {
+		return
+	}
+	k := res.String()
+	if _, ok := r.resources[k]; !ok {
+		return // leaving a room never joined: ignored
+	}
+	delete(r.resources, k)
+	if n := len(r.resources); n > 0 {
+		s.sendSelfUnavailable(r, res, Presence{Status: plural(n)})
+		srv.dropResource(res)
+		return
+	}
+	if r.state == roomJoined {
+		r.leaving[k] = res
+		s.ircSend(srv, ircmsg.MakeMessage(nil, "", "PART", r.name, status))
+		return
+	}
+	// Still joining: part at once and answer now.
+	s.ircSend(srv, ircmsg.MakeMessage(nil, "", "PART", r.name, status))
+	s.sendSelfUnavailable(r, res, Presence{Status: status})
+	s.removeRoom(srv, r)
+	srv.dropResource(res)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return "Biboumi note: 1 resource is still in this channel."
+	}
+	return "Biboumi note: " + itoa(n) + " resources are still in this channel."
+}
+
+// removeRoom forgets r and quits the server when no room is left.
+func (s *Session) removeRoom(srv *ircServer, r *room) {
+	delete(srv.rooms, srv.fold(r.name))
+	if len(srv.rooms) == 0 {
+		srv.conn.Quit("")
+	}
+}
+
+func (s *Session) handleMessage(m Message) {
+	if m.Type == stanza.ErrorMessage {
+		s.handleClientError(m)
+		return
+	}
+	addr, err := s.parse(m.To)
+	if err != nil {
+		s.bounceMessage(m, err)
+		return
+	}
+	switch addr.Kind {
+	case KindChannel:
+		if m.Type == stanza.GroupChatMessage {
+			s.groupchat(m, addr)
+			return
+		}
+		if m.MUCUser != nil && m.MUCUser.Invite != nil {
+			return // invitations: not yet
+		}
+		s.bounceMessage(m, newError(stanza.Modify, stanza.NotAcceptable, "You are not a participant in this room."))
+	case KindParticipant, KindUser:
+		if m.Type == stanza.GroupChatMessage {
+			s.bounceMessage(m, newError(stanza.Modify, stanza.NotAcceptable, "You are not a participant in this room."))
+			return
+		}
+		s.privateMessage(m, addr)
+	case KindServer:
+		s.rawCommand(m, addr)
+	case KindGateway:
+		if s.cfg.FixedServer != "" {
+			s.rawCommand(m, addr)
+		}
+	}
+}
+
+// handleClientError removes a resource that bounced a message from every
+// room, as reference §5.3 describes.
+func (s *Session) handleClientError(m Message) {
+	if m.Error != nil {
+		switch m.Error.Condition {
+		case stanza.Gone, stanza.InternalServerError, stanza.ItemNotFound, stanza.JIDMalformed,
+			stanza.RecipientUnavailable, stanza.Redirect, stanza.RemoteServerNotFound,
+			stanza.RemoteServerTimeout, stanza.ServiceUnavailable, "malformed-error":
+		default:
+			return
+		}
+	}
+	for _, srv := range s.servers {
+		for _, r := range srv.rooms {
+			if _, ok := r.resources[m.From.String()]; ok {
+				s.leave(m.From, Address{Kind: KindChannel, Server: srv.name, Channel: r.name}, "Error from remote client")
+			}
+		}
+	}
+}
+
+func (s *Session) bounceMessage(m Message, err error) {
+	var se stanza.Error
+	if !errors.As(err, &se) {
+		se = newError(stanza.Cancel, stanza.InternalServerError, "")
+	}
+	s.send(Message{From: m.To, To: m.From, ID: m.ID, Type: stanza.ErrorMessage, Error: &se})
+}
+
+// groupchat relays a message from a room occupant to IRC and reflects it
+// (reference §5.7).
+func (s *Session) groupchat(m Message, addr Address) {
+	srv := s.servers[addr.Server]
+	var r *room
+	if srv != nil {
+		r = srv.room(addr.Channel)
+	}
+	if r == nil || r.state != roomJoined || r.resources[m.From.String()].Equal(jid.JID{}) {
+		s.bounceMessage(m, newError(stanza.Modify, stanza.NotAcceptable, "You are not a participant in this room."))
+		return
+	}
+	if m.Subject != nil {
+		s.ircSend(srv, ircmsg.MakeMessage(nil, "", "TOPIC", r.name, strings.ReplaceAll(*m.Subject, "\n", " ")))
+	}
+	if m.Body == "" {
+		return
+	}
+	id := m.ID
+	for _, line := range strings.Split(m.Body, "\n") {
+		if strings.HasPrefix(line, "/mode ") {
+			args := strings.Fields(line[len("/mode "):])
+			s.ircSend(srv, ircmsg.MakeMessage(nil, "", "MODE", append([]string{r.name}, args...)...))
+			continue
+		}
+		for _, piece := range s.splitForIRC(srv, r.name, line) {
+			s.ircSend(srv, piece.msg(r.name))
+			if id == "" {
+				id = newID()
+			}
+			for _, res := range r.resourceList() {
+				s.send(Message{
+					From: r.occupantJID(srv.nick), To: res, ID: id, Type: stanza.GroupChatMessage,
+					Body: piece.xmppBody(), OriginID: m.OriginID,
+				})
+			}
+			id = ""
+		}
+	}
+}
+
+// ircPiece is one IRC-sized part of a message, possibly a CTCP ACTION.
+type ircPiece struct {
+	text   string
+	action bool
+}
+
+func (p ircPiece) msg(target string) ircmsg.Message {
+	if p.action {
+		return ircmsg.MakeMessage(nil, "", "PRIVMSG", target, "\x01ACTION "+p.text+"\x01")
+	}
+	return ircmsg.MakeMessage(nil, "", "PRIVMSG", target, p.text)
+}
+
+func (p ircPiece) xmppBody() string {
+	if p.action {
+		return "/me " + p.text
+	}
+	return p.text
+}
+
+// splitForIRC cuts one line of a message into pieces that fit an IRC line
+// as the other clients will receive it (with our prefix).
+func (s *Session) splitForIRC(srv *ircServer, target, line string) []ircPiece {
+	action := strings.HasPrefix(line, "/me ")
+	if action {
+		line = line[len("/me "):]
+	}
+	budget := ircclient.LineBudget(srv.nick, "", "", "PRIVMSG", target)
+	if action {
+		budget -= len("\x01ACTION \x01")
+	}
+	var out []ircPiece
+	for _, t := range ircclient.SplitText(line, budget) {
+		out = append(out, ircPiece{text: t, action: action})
+	}
+	return out
+}
+
+// privateMessage relays a chat message to an IRC user (reference §5.8).
+func (s *Session) privateMessage(m Message, addr Address) {
+	srv := s.servers[addr.Server]
+	if srv == nil {
+		s.bounceMessage(m, notConnected(addr.Server))
+		return
+	}
+	if m.Body == "" {
+		return
+	}
+	srv.partners[srv.fold(addr.Nick)] = true
+	for _, line := range strings.Split(m.Body, "\n") {
+		for _, piece := range s.splitForIRC(srv, addr.Nick, line) {
+			s.ircSend(srv, piece.msg(addr.Nick))
+		}
+	}
+}
+
+// rawCommand sends the body of a message to the server JID verbatim.
+func (s *Session) rawCommand(m Message, addr Address) {
+	srv := s.servers[addr.Server]
+	if srv == nil {
+		s.bounceMessage(m, notConnected(addr.Server))
+		return
+	}
+	for _, line := range strings.Split(m.Body, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if err := srv.conn.SendRaw(line); err != nil {
+			s.log.Warn("raw IRC line not sent", "server", srv.name, "err", err)
+		}
+	}
+}
