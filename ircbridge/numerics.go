@@ -183,7 +183,7 @@ func (s *Session) nickInUse(srv *ircServer, args []string) {
 	if len(srv.rooms) == 0 {
 		// Nothing is joined with this connection: end it, so that the next
 		// join with another nick starts afresh.
-		srv.conn.Quit("")
+		s.quit(srv, "")
 	}
 }
 

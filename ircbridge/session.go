@@ -43,9 +43,11 @@ type Session struct {
 	shutdown chan struct{}
 	log      *slog.Logger
 
-	cfg      *Config // snapshot for the event being handled
-	servers  map[string]*ircServer
-	quitting bool
+	cfg     *Config // snapshot for the event being handled
+	servers map[string]*ircServer
+	// retiring are connections we sent QUIT on, kept until their Closed
+	// event so that a new join to the same server gets a new connection.
+	retiring map[*ircclient.Conn]*ircServer
 }
 
 func newSession(g *Gateway, owner jid.JID) *Session {
@@ -62,6 +64,7 @@ func newSession(g *Gateway, owner jid.JID) *Session {
 		shutdown: make(chan struct{}, 1),
 		log:      cfg.Logger.With("user", owner.String()),
 		servers:  make(map[string]*ircServer),
+		retiring: make(map[*ircclient.Conn]*ircServer),
 	}
 }
 
@@ -82,7 +85,7 @@ func (s *Session) run() {
 		case <-s.ctx.Done():
 			return
 		}
-		if len(s.servers) == 0 && s.g.retire(s) {
+		if len(s.servers) == 0 && len(s.retiring) == 0 && s.g.retire(s) {
 			return
 		}
 	}
@@ -105,8 +108,14 @@ func (s *Session) closeAll() {
 	for _, srv := range s.servers {
 		srv.conn.Close()
 	}
+	for c := range s.retiring {
+		c.Close()
+	}
 	for _, srv := range s.servers {
 		<-srv.conn.Done()
+	}
+	for c := range s.retiring {
+		<-c.Done()
 	}
 }
 
@@ -122,10 +131,19 @@ func (s *Session) handleEvent(ev event) {
 }
 
 func (s *Session) handleShutdown() {
-	s.quitting = true
 	for _, srv := range s.servers {
 		srv.conn.Quit("Gateway shutdown")
 	}
+}
+
+// quit sends QUIT on srv's connection and moves it out of the way: its
+// remaining events are still handled, but new joins open a new connection.
+func (s *Session) quit(srv *ircServer, reason string) {
+	srv.conn.Quit(reason)
+	if s.servers[srv.name] == srv {
+		delete(s.servers, srv.name)
+	}
+	s.retiring[srv.conn] = srv
 }
 
 func (s *Session) mapper() Mapper {
@@ -157,11 +175,7 @@ func (s *Session) gatewayMessage(srv *ircServer, prefix, text string) {
 		body = prefix + ": " + text
 	}
 	from := s.mapper().MustJID(Address{Kind: KindServer, Server: srv.name})
-	targets := srv.resourceList()
-	if len(targets) == 0 {
-		targets = []jid.JID{s.owner}
-	}
-	for _, to := range targets {
+	for _, to := range srv.resourceList() {
 		s.send(Message{From: from, To: to, ID: newID(), Type: stanza.ChatMessage, Body: body, Private: true})
 	}
 }

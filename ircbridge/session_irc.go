@@ -19,7 +19,7 @@ func (s *Session) serverOf(c *ircclient.Conn) *ircServer {
 			return srv
 		}
 	}
-	return nil
+	return s.retiring[c]
 }
 
 func (s *Session) handleIRC(ev ircclient.Event) {
@@ -79,7 +79,10 @@ func (s *Session) closed(srv *ircServer, ev ircclient.Closed) {
 	case ev.Err != nil && srv.registered && text != "":
 		s.gatewayMessage(srv, "", text)
 	}
-	delete(s.servers, srv.name)
+	if s.servers[srv.name] == srv {
+		delete(s.servers, srv.name)
+	}
+	delete(s.retiring, srv.conn)
 }
 
 func (s *Session) handleLine(srv *ircServer, m ircmsg.Message) {

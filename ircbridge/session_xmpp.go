@@ -187,7 +187,7 @@ func plural(n int) string {
 func (s *Session) removeRoom(srv *ircServer, r *room) {
 	delete(srv.rooms, srv.fold(r.name))
 	if len(srv.rooms) == 0 {
-		srv.conn.Quit("")
+		s.quit(srv, "")
 	}
 }
 

@@ -1,0 +1,440 @@
+package ircclient
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ergochat/irc-go/ircmsg"
+	"golang.org/x/text/encoding"
+)
+
+const (
+	// maxLineBytes is the longest line written: RFC 1459's 512 bytes,
+	// CR LF included.
+	maxLineBytes = 512
+	// maxReadBytes is the longest line accepted from the server: 8191 bytes
+	// of tags (IRCv3 message-tags) plus a 512-byte message.
+	maxReadBytes = ircmsg.MaxlenTags + maxLineBytes
+	// ctrlQueueSize bounds the connection's own lines waiting for the
+	// writer (registration, PONG, PING, CAP).
+	ctrlQueueSize = 16
+	// closedText is Biboumi's text for a connection that simply ended.
+	closedText = "Connection closed."
+)
+
+// Conn is one IRC client connection. Create it with Dial; it reports on
+// Config.Events until its Closed event. All methods are safe for concurrent
+// use. See the package documentation for the goroutines it owns.
+type Conn struct {
+	cfg    Config
+	dec    encoding.Encoding
+	log    *slog.Logger
+	events chan<- Event
+	start  time.Time // monotonic origin of lastRecv
+
+	parent context.Context    // the caller's context
+	ctx    context.Context    // cancelled as soon as the connection is closing
+	cancel context.CancelFunc // cancels ctx
+	// quitCtx is cancelled by Quit (and with ctx): it ends the throttling
+	// of queued lines, so that QUIT is not stuck behind them.
+	quitCtx    context.Context
+	quitCancel context.CancelFunc
+
+	queue      chan outLine  // lines from Send, SendRaw and Quit
+	ctrl       chan outLine  // the connection's own lines; written first
+	registered chan struct{} // closed by the reader on 001
+	done       chan struct{} // closed when every goroutine has exited
+	wg         sync.WaitGroup
+
+	isupport atomic.Pointer[ISupport]
+	lastRecv atomic.Int64 // time.Since(start) of the last line received
+
+	mu        sync.Mutex
+	closing   bool // no more Send; set by Quit, Close and failures
+	quitting  bool // Quit was called
+	causeSet  bool
+	cause     error // Closed.Err
+	causeText string
+	netConn   net.Conn
+	nick      string
+	caps      []string // acknowledged capabilities, sorted
+}
+
+// outLine is a serialized line (CR LF included) waiting for the writer.
+type outLine struct {
+	b        []byte
+	throttle bool // subject to Config.Limiter
+}
+
+// Dial starts connecting to cfg.Server and returns at once. A goroutine
+// tries each TLS port, then each plain port, reporting Progress events, then
+// registers. Everything else is reported on cfg.Events, ending with Closed.
+// An invalid Config is reported as an immediate Closed event. Cancelling ctx
+// closes the connection without QUIT.
+func Dial(ctx context.Context, cfg Config) *Conn {
+	cfg, dec, cfgErr := cfg.withDefaults()
+	c := &Conn{
+		cfg:        cfg,
+		dec:        dec,
+		log:        cfg.Logger,
+		events:     cfg.Events,
+		start:      time.Now(),
+		parent:     ctx,
+		queue:      make(chan outLine, cfg.QueueSize),
+		ctrl:       make(chan outLine, ctrlQueueSize),
+		registered: make(chan struct{}),
+		done:       make(chan struct{}),
+		nick:       cfg.Nick,
+	}
+	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.quitCtx, c.quitCancel = context.WithCancel(c.ctx)
+	c.isupport.Store(DefaultISupport())
+	go c.run(cfgErr)
+	return c
+}
+
+// run is the supervisor goroutine: dial, register, then watch the timers
+// until the connection closes, and finally report Closed.
+func (c *Conn) run(cfgErr error) {
+	defer close(c.done)
+	defer c.quitCancel()
+	defer c.cancel()
+	if cfgErr != nil {
+		c.fail(cfgErr, cfgErr.Error())
+		c.reportClosed()
+		return
+	}
+	nc, encrypted, err := c.dial()
+	if err != nil {
+		c.failParent()
+		c.fail(err, StrError(err))
+		c.reportClosed()
+		return
+	}
+	c.mu.Lock()
+	c.netConn = nc
+	c.mu.Unlock()
+	if encrypted {
+		c.emit(Progress{Conn: c, Text: "Connected to IRC server (encrypted)."})
+	} else {
+		c.emit(Progress{Conn: c, Text: "Connected to IRC server."})
+	}
+	c.lastRecv.Store(int64(time.Since(c.start)))
+	c.queueRegistration()
+	c.wg.Add(2)
+	go c.readLoop(nc)
+	go c.writeLoop(nc)
+	c.supervise()
+	nc.Close()
+	c.wg.Wait()
+	c.reportClosed()
+}
+
+// queueRegistration queues [PASS], CAP LS 302, NICK and USER, which the
+// writer sends before anything from Send. NICK and USER do not wait for the
+// CAP LS reply: a server that supports CAP holds registration until CAP END,
+// and one that does not simply registers.
+func (c *Conn) queueRegistration() {
+	if c.cfg.Password != "" {
+		c.control(ircmsg.MakeMessage(nil, "", "PASS", c.cfg.Password))
+	}
+	c.control(ircmsg.MakeMessage(nil, "", "CAP", "LS", "302"))
+	c.control(ircmsg.MakeMessage(nil, "", "NICK", c.cfg.Nick))
+	user := ircmsg.MakeMessage(nil, "", "USER", c.cfg.Username, c.cfg.Hostname, "ignored", c.cfg.Realname)
+	user.ForceTrailing()
+	c.control(user)
+}
+
+// supervise runs the registration, keepalive and quit timers until the
+// connection is closing.
+func (c *Conn) supervise() {
+	regTimer := time.NewTimer(c.cfg.RegistrationTimeout)
+	defer regTimer.Stop()
+	registered := c.registered
+	quitDone := c.quitCtx.Done()
+	var (
+		pingC       <-chan time.Time
+		quitC       <-chan time.Time
+		pingSent    bool
+		pingSentAt  int64
+		pingMessage = ircmsg.MakeMessage(nil, "", "PING", "biboumi")
+	)
+	for {
+		select {
+		case <-c.ctx.Done():
+			c.failParent()
+			return
+		case <-registered:
+			registered = nil
+			regTimer.Stop()
+			ticker := time.NewTicker(c.cfg.PingInterval)
+			defer ticker.Stop()
+			pingC = ticker.C
+		case <-regTimer.C:
+			c.fail(ErrRegistrationTimeout, StrError(ErrRegistrationTimeout))
+		case <-pingC:
+			if pingSent && c.lastRecv.Load() < pingSentAt {
+				c.fail(ErrPingTimeout, StrError(ErrPingTimeout))
+				continue
+			}
+			pingSent, pingSentAt = true, int64(time.Since(c.start))
+			c.tryControl(pingMessage)
+		case <-quitDone:
+			quitDone = nil
+			t := time.NewTimer(c.cfg.QuitTimeout)
+			defer t.Stop()
+			quitC = t.C
+		case <-quitC:
+			c.log.Debug("server did not close the connection after QUIT")
+			c.fail(nil, closedText)
+		}
+	}
+}
+
+// failParent records the caller's context error as the cause, if that is
+// why the connection is closing.
+func (c *Conn) failParent() {
+	if err := c.parent.Err(); err != nil {
+		c.fail(err, closedText)
+	}
+}
+
+// fail records why the connection ends (the first call wins) and starts
+// closing it. err nil means a closure the owner asked for.
+func (c *Conn) fail(err error, text string) {
+	c.mu.Lock()
+	if !c.causeSet {
+		c.causeSet = true
+		if c.quitting {
+			// After our own QUIT, an ERROR reply or the server closing the
+			// socket is the expected outcome, not a failure.
+			if _, isServer := err.(*ServerError); !isServer {
+				text = closedText
+			}
+			err = nil
+		}
+		c.cause, c.causeText = err, text
+		if err != nil {
+			c.log.Debug("irc connection closing", "err", err)
+		}
+	}
+	c.closing = true
+	c.mu.Unlock()
+	c.cancel()
+}
+
+// emit delivers ev to the owner, giving up when the connection is closing.
+func (c *Conn) emit(ev Event) bool {
+	if c.events == nil {
+		return c.ctx.Err() == nil
+	}
+	select {
+	case c.events <- ev:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// reportClosed delivers the Closed event. It waits for the owner unless the
+// caller's context is done; then it is delivered only if the channel has room
+// or the owner is receiving.
+func (c *Conn) reportClosed() {
+	c.mu.Lock()
+	ev := Closed{Conn: c, Err: c.cause, Text: c.causeText}
+	c.mu.Unlock()
+	if c.events == nil {
+		return
+	}
+	select {
+	case c.events <- ev:
+		return
+	default:
+	}
+	select {
+	case c.events <- ev:
+	case <-c.parent.Done():
+	}
+}
+
+// control queues one of the connection's own lines, waiting while the
+// control queue is full unless the connection is closing.
+func (c *Conn) control(m ircmsg.Message) {
+	b, err := m.LineBytesStrict(true, maxLineBytes)
+	if err != nil && err != ircmsg.ErrorBodyTooLong {
+		c.log.Warn("cannot serialize IRC line", "command", m.Command, "err", err)
+		return
+	}
+	select {
+	case c.ctrl <- outLine{b: b}:
+	case <-c.ctx.Done():
+	}
+}
+
+// tryControl queues one of the connection's own lines unless the control
+// queue is full.
+func (c *Conn) tryControl(m ircmsg.Message) {
+	b, err := m.LineBytesStrict(true, maxLineBytes)
+	if err != nil {
+		return
+	}
+	select {
+	case c.ctrl <- outLine{b: b}:
+	default:
+	}
+}
+
+// Send queues m for the writer. It never blocks: it returns ErrQueueFull when
+// the queue is full, ErrClosed once the connection is closing, or the
+// serialization error of an invalid message (a non-final parameter that is
+// empty, contains a space or starts with ':', or CR, LF or NUL anywhere).
+// A line longer than 512 bytes is truncated (at a UTF-8 boundary) and sent
+// with a logged warning; callers split text with SplitText and LineBudget
+// first. Lines queued before registration completes are sent right after
+// NICK and USER, so the owner should wait for Registered before JOIN.
+func (c *Conn) Send(m ircmsg.Message) error {
+	b, err := m.LineBytesStrict(true, maxLineBytes)
+	switch {
+	case err == ircmsg.ErrorBodyTooLong:
+		c.log.Warn("IRC line truncated to 512 bytes", "command", m.Command)
+	case err != nil:
+		return fmt.Errorf("ircclient: cannot send %s: %w", m.Command, err)
+	}
+	return c.enqueue(outLine{b: b, throttle: true})
+}
+
+// SendRaw queues a raw line, such as a command a user typed to the IRC
+// server's JID. CR, LF and NUL are removed and the line is cut to 510 bytes
+// at a UTF-8 boundary. As in Biboumi, raw lines take no token from
+// Config.Limiter (they still leave in queue order). It returns ErrEmptyLine,
+// ErrQueueFull or ErrClosed like Send.
+func (c *Conn) SendRaw(line string) error {
+	line = removeBytes(line, "\r\n\x00")
+	if strings.TrimSpace(line) == "" {
+		return ErrEmptyLine
+	}
+	line = ircmsg.TruncateUTF8Safe(line, maxLineBytes-2)
+	return c.enqueue(outLine{b: []byte(line + "\r\n")})
+}
+
+func (c *Conn) enqueue(l outLine) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return ErrClosed
+	}
+	select {
+	case c.queue <- l:
+		return nil
+	default:
+		return ErrQueueFull
+	}
+}
+
+// Quit sends "QUIT :reason" after the lines already queued, which are no
+// longer throttled, then waits for the server to close the connection, for at
+// most Config.QuitTimeout, and closes it. It returns at once; Closed follows,
+// with a nil Err and the server's ERROR text or "Connection closed.". When
+// the queue is full its lines are dropped so that QUIT goes out at once.
+// Before the connection is established, Quit is Close. Later calls, and Send
+// after Quit, do nothing (Send returns ErrClosed).
+func (c *Conn) Quit(reason string) {
+	quit := ircmsg.MakeMessage(nil, "", "QUIT", reason)
+	quit.ForceTrailing()
+	b, _ := quit.LineBytesStrict(true, maxLineBytes) // a single trailing parameter; truncation is fine
+	if b == nil {
+		b = []byte("QUIT :\r\n") // reason held CR, LF or NUL
+	}
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing, c.quitting = true, true
+	connected := c.netConn != nil
+	if connected {
+		select {
+		case c.queue <- outLine{b: b}:
+		default:
+			dropped := 0
+			for len(c.queue) > 0 {
+				<-c.queue
+				dropped++
+			}
+			c.log.Warn("send queue full at QUIT: dropped lines", "count", dropped)
+			c.queue <- outLine{b: b} // only the writer takes from the queue now
+		}
+	}
+	c.mu.Unlock()
+	if !connected {
+		c.fail(nil, closedText)
+		return
+	}
+	c.quitCancel()
+}
+
+// Close closes the connection at once, without QUIT. Closed follows, with a
+// nil Err. It returns at once; wait on Done for the goroutines to exit.
+func (c *Conn) Close() {
+	c.fail(nil, closedText)
+}
+
+// Done returns a channel closed when every goroutine of the connection has
+// exited, after the Closed event was delivered (or given up on).
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Nick returns our current nick: the requested one until 001, then the one
+// 001 gave, then the one of our latest NICK change.
+func (c *Conn) Nick() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nick
+}
+
+// ISupport returns the latest ISUPPORT snapshot (never nil).
+func (c *Conn) ISupport() *ISupport { return c.isupport.Load() }
+
+// Server returns Config.Server.
+func (c *Conn) Server() string { return c.cfg.Server }
+
+// AckedCaps returns the capabilities the server acknowledged, sorted.
+func (c *Conn) AckedCaps() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.caps)
+}
+
+// LocalAddr returns the local address of the socket, or nil before the
+// connection is established (for identd).
+func (c *Conn) LocalAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.netConn == nil {
+		return nil
+	}
+	return c.netConn.LocalAddr()
+}
+
+// RemoteAddr returns the server's address, or nil before the connection is
+// established.
+func (c *Conn) RemoteAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.netConn == nil {
+		return nil
+	}
+	return c.netConn.RemoteAddr()
+}
+
+func (c *Conn) setNick(nick string) {
+	c.mu.Lock()
+	c.nick = nick
+	c.mu.Unlock()
+}
