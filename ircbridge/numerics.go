@@ -1,7 +1,9 @@
 package ircbridge
 
 import (
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ergochat/irc-go/ircfmt"
 	"github.com/ergochat/irc-go/ircmsg"
@@ -81,6 +83,41 @@ func (s *Session) onNumeric(srv *ircServer, m ircmsg.Message) {
 		srv.motd = nil
 	case "433":
 		s.nickInUse(srv, args)
+	case "401":
+		s.noSuchNick(srv, text(0), text(1))
+		s.adminRefused(srv, "", newError(stanza.Cancel, stanza.ItemNotFound, text(1)))
+		s.gatewayMessage(srv, m.Source, text(0)+": "+text(1))
+	case "482", "472":
+		channel := text(0)
+		if m.Command == "472" {
+			channel = ""
+		}
+		s.adminRefused(srv, channel, newError(stanza.Cancel, stanza.NotAllowed, text(1)))
+		s.gatewayMessage(srv, m.Source, text(0)+": "+text(1))
+	case "438":
+		s.gatewayMessage(srv, m.Source, text(0)+": "+text(1))
+		for _, r := range srv.rooms {
+			e := newError(stanza.Cancel, stanza.NotAcceptable, text(len(args)-1))
+			for _, res := range r.resourceList() {
+				s.send(Presence{From: r.occupantJID(srv.nick), To: res, Type: stanza.ErrorPresence, Error: &e})
+			}
+		}
+	case "396":
+		if len(args) >= 2 {
+			s.gatewayMessage(srv, m.Source, text(0)+" "+text(1))
+		} else {
+			s.gatewayMessage(srv, m.Source, text(0)+" is now your displayed host")
+		}
+	case "443":
+		s.gatewayMessage(srv, m.Source, text(0)+" "+text(1)+" "+text(2))
+	case "341":
+		s.gatewayMessage(srv, m.Source, text(0)+" has been invited to "+text(1))
+	case "367":
+		s.banListEntry(srv, args)
+	case "368":
+		if r := srv.room(text(0)); r != nil && r.state == roomJoined {
+			s.roomMessage(r, text(1))
+		}
 	default:
 		if je, ok := joinErrors[m.Command]; ok {
 			if r := srv.room(text(0)); r != nil && r.state == roomJoining {
@@ -196,5 +233,35 @@ func (s *Session) joinFailed(srv *ircServer, r *room, e stanza.Error) {
 	s.removeRoom(srv, r)
 	for _, res := range resources {
 		srv.dropResource(res)
+	}
+}
+
+// banListEntry shows a RPL_BANLIST line in its room (reference §5.7).
+func (s *Session) banListEntry(srv *ircServer, args []string) {
+	if len(args) < 2 {
+		return
+	}
+	r := srv.room(args[0])
+	if r == nil || r.state != roomJoined {
+		s.gatewayMessage(srv, "", strings.Join(args, " "))
+		return
+	}
+	text := args[1] + " banned"
+	if len(args) >= 3 {
+		text += " by " + args[2]
+	}
+	if len(args) >= 4 {
+		if secs, err := strconv.ParseInt(args[3], 10, 64); err == nil {
+			text += " on " + time.Unix(secs, 0).UTC().Format(time.RFC3339)
+		}
+	}
+	s.roomMessage(r, text)
+}
+
+// roomMessage sends a groupchat message from the bare room to every
+// resource in it.
+func (s *Session) roomMessage(r *room, text string) {
+	for _, res := range r.resourceList() {
+		s.send(Message{From: r.jid, To: res, ID: newID(), Type: stanza.GroupChatMessage, Body: text})
 	}
 }

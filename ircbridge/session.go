@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"biboumi/ircbridge/ircclient"
 
@@ -48,6 +49,8 @@ type Session struct {
 	// retiring are connections we sent QUIT on, kept until their Closed
 	// event so that a new join to the same server gets a new connection.
 	retiring map[*ircclient.Conn]*ircServer
+	pending  pending
+	ticker   *time.Ticker // runs while requests are pending
 }
 
 func newSession(g *Gateway, owner jid.JID) *Session {
@@ -65,6 +68,7 @@ func newSession(g *Gateway, owner jid.JID) *Session {
 		log:      cfg.Logger.With("user", owner.String()),
 		servers:  make(map[string]*ircServer),
 		retiring: make(map[*ircclient.Conn]*ircServer),
+		pending:  pending{toXMPP: make(map[string]*pendingXMPP)},
 	}
 }
 
@@ -73,9 +77,16 @@ func newSession(g *Gateway, owner jid.JID) *Session {
 func (s *Session) run() {
 	defer s.cancel()
 	defer s.closeAll()
+	defer s.stopTicker()
 	for {
 		s.cfg = s.g.cfg.Load()
+		var tick <-chan time.Time
+		if s.ticker != nil {
+			tick = s.ticker.C
+		}
 		select {
+		case now := <-tick:
+			s.safely(func() { s.expirePending(now) })
 		case ev := <-s.events:
 			s.safely(func() { s.handleEvent(ev) })
 		case ev := <-s.irc:
@@ -85,9 +96,22 @@ func (s *Session) run() {
 		case <-s.ctx.Done():
 			return
 		}
+		switch {
+		case s.pending.empty():
+			s.stopTicker()
+		case s.ticker == nil:
+			s.ticker = time.NewTicker(time.Second)
+		}
 		if len(s.servers) == 0 && len(s.retiring) == 0 && s.g.retire(s) {
 			return
 		}
+	}
+}
+
+func (s *Session) stopTicker() {
+	if s.ticker != nil {
+		s.ticker.Stop()
+		s.ticker = nil
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 // §5.13, §5.14). Every get or set gets exactly one answer.
 func (s *Session) handleIQ(iq IQ) {
 	if iq.Type != stanza.GetIQ && iq.Type != stanza.SetIQ {
-		return // results and errors of our own requests: none pending yet
+		s.answerFromXMPP(iq)
+		return
 	}
 	addr, err := s.parse(iq.To)
 	if err != nil {
@@ -19,15 +20,20 @@ func (s *Session) handleIQ(iq IQ) {
 		return
 	}
 	reply, ok := s.answerIQ(iq, addr)
-	if !ok {
-		reply = iq.Fail(newError(stanza.Cancel, stanza.FeatureNotImplemented, ""))
+	switch {
+	case !ok:
+		s.send(iq.Fail(newError(stanza.Cancel, stanza.FeatureNotImplemented, "")))
+	case reply.Type != "":
+		s.send(reply)
 	}
-	s.send(reply)
+	// Otherwise the answer comes later, from IRC.
 }
 
 func (s *Session) answerIQ(iq IQ, addr Address) (IQ, bool) {
 	srv := s.servers[addr.Server]
 	switch p := iq.Payload.(type) {
+	case *MUCAdmin:
+		return s.adminRequest(iq, addr, p), true
 	case *DiscoInfo:
 		if iq.Type != stanza.GetIQ || addr.Kind != KindChannel {
 			return IQ{}, false
@@ -55,10 +61,20 @@ func (s *Session) answerIQ(iq IQ, addr Address) (IQ, bool) {
 			Form:       form,
 		}), true
 	case *Version:
-		if iq.Type != stanza.GetIQ || addr.Kind != KindChannel {
+		if iq.Type != stanza.GetIQ {
 			return IQ{}, false
 		}
-		return iq.Result(&Version{Name: SoftwareName, Version: s.cfg.Version, OS: runtime.GOOS}), true
+		switch addr.Kind {
+		case KindChannel:
+			return iq.Result(&Version{Name: SoftwareName, Version: s.cfg.Version, OS: runtime.GOOS}), true
+		case KindUser, KindParticipant:
+			srv, nick, fail := s.ircTargetOf(iq, addr)
+			if fail != nil {
+				return *fail, true
+			}
+			s.ctcpRequest(iq, srv, nick, pendVersion)
+			return IQ{}, true
+		}
 	case *Ping:
 		if iq.Type != stanza.GetIQ {
 			return IQ{}, false
@@ -71,14 +87,20 @@ func (s *Session) answerIQ(iq IQ, addr Address) (IQ, bool) {
 			return iq.Result(nil), true
 		case KindParticipant:
 			return s.selfPing(iq, addr), true
+		case KindUser:
+			srv, nick, fail := s.ircTargetOf(iq, addr)
+			if fail != nil {
+				return *fail, true
+			}
+			s.ctcpRequest(iq, srv, nick, pendPing)
+			return IQ{}, true
 		}
 	}
 	return IQ{}, false
 }
 
-// selfPing answers XEP-0410 pings to an occupant JID. Pings to other
-// occupants become CTCP PINGs in a later version; they get
-// service-unavailable for now.
+// selfPing answers pings to an occupant JID: at once for our own nick
+// (XEP-0410), with a CTCP PING for others.
 func (s *Session) selfPing(iq IQ, addr Address) IQ {
 	srv := s.servers[addr.Server]
 	var r *room
@@ -97,5 +119,6 @@ func (s *Session) selfPing(iq IQ, addr Address) IQ {
 	if r.occupant(addr.Nick) == nil {
 		return iq.Fail(newError(stanza.Cancel, stanza.ItemNotFound, "Recipient not in room"))
 	}
-	return iq.Fail(newError(stanza.Cancel, stanza.ServiceUnavailable, ""))
+	s.ctcpRequest(iq, srv, addr.Nick, pendPing)
+	return IQ{}
 }

@@ -83,6 +83,7 @@ func (s *Session) closed(srv *ircServer, ev ircclient.Closed) {
 		delete(s.servers, srv.name)
 	}
 	delete(s.retiring, srv.conn)
+	s.dropPendingFor(srv.name)
 }
 
 func (s *Session) handleLine(srv *ircServer, m ircmsg.Message) {
@@ -220,6 +221,9 @@ func (s *Session) onKick(srv *ircServer, m ircmsg.Message) {
 		return
 	}
 	target, reason, kicker := param(m, 1), param(m, 2), m.Nick()
+	if srv.isMe(kicker) {
+		defer s.adminConfirmed(srv, r.name)
+	}
 	actor := &Actor{Nick: kicker}
 	if srv.isMe(target) {
 		for _, res := range r.resourceList() {
@@ -242,16 +246,6 @@ func (s *Session) onKick(srv *ircServer, m ircmsg.Message) {
 	}
 }
 
-// ctcp splits a CTCP message into its command and argument.
-func ctcp(text string) (cmd, arg string, ok bool) {
-	if len(text) < 2 || text[0] != 1 {
-		return "", "", false
-	}
-	text = strings.TrimSuffix(text[1:], "\x01")
-	cmd, arg, _ = strings.Cut(text, " ")
-	return strings.ToUpper(cmd), arg, true
-}
-
 // onText handles PRIVMSG and NOTICE (reference §5.7, §5.8).
 func (s *Session) onText(srv *ircServer, m ircmsg.Message) {
 	target, text := param(m, 0), param(m, 1)
@@ -259,11 +253,14 @@ func (s *Session) onText(srv *ircServer, m ircmsg.Message) {
 	notice := m.Command == "NOTICE"
 	if cmd, arg, ok := ctcp(text); ok {
 		if cmd != "ACTION" || notice {
-			return // CTCP requests and replies: bridged as iqs later
+			if !srv.isChannel(target) {
+				s.onCTCP(srv, nick, notice, cmd, arg)
+			}
+			return
 		}
 		text = "/me " + arg
 	}
-	body := ircfmt.Strip(text)
+	body, xhtml := formatIRC(text)
 	if srv.isChannel(target) {
 		r := srv.room(target)
 		if r == nil || r.state != roomJoined {
@@ -271,9 +268,12 @@ func (s *Session) onText(srv *ircServer, m ircmsg.Message) {
 		}
 		if notice {
 			body = "[notice] " + body
+			if xhtml != nil {
+				xhtml = append([]Span{{Text: "[notice] "}}, xhtml...)
+			}
 		}
 		for _, res := range r.resourceList() {
-			s.send(Message{From: r.occupantJID(nick), To: res, ID: newID(), Type: stanza.GroupChatMessage, Body: body})
+			s.send(Message{From: r.occupantJID(nick), To: res, ID: newID(), Type: stanza.GroupChatMessage, Body: body, XHTML: xhtml})
 		}
 		return
 	}
@@ -292,7 +292,7 @@ func (s *Session) onText(srv *ircServer, m ircmsg.Message) {
 	}
 	from := s.mapper().MustJID(Address{Kind: KindUser, Server: srv.name, Nick: nick})
 	for _, res := range srv.resourceList() {
-		s.send(Message{From: from, To: res, ID: newID(), Type: stanza.ChatMessage, Body: body, Private: true})
+		s.send(Message{From: from, To: res, ID: newID(), Type: stanza.ChatMessage, Body: body, XHTML: xhtml, Private: true})
 	}
 }
 
@@ -321,9 +321,7 @@ func (s *Session) onMode(srv *ircServer, m ircmsg.Message) {
 		return
 	}
 	text := "Mode " + r.name + " [" + strings.Join(m.Params[1:], " ") + "] by " + m.Nick()
-	for _, res := range r.resourceList() {
-		s.send(Message{From: r.jid, To: res, ID: newID(), Type: stanza.GroupChatMessage, Body: text})
-	}
+	s.roomMessage(r, text)
 	for _, o := range applyModes(srv.isupport, r, m.Params[1:]) {
 		if srv.isMe(o.nick) {
 			for _, res := range r.resourceList() {
@@ -332,6 +330,9 @@ func (s *Session) onMode(srv *ircServer, m ircmsg.Message) {
 			continue
 		}
 		s.sendOccupant(r, o)
+	}
+	if srv.isMe(m.Nick()) {
+		s.adminConfirmed(srv, target)
 	}
 }
 

@@ -46,6 +46,9 @@ type Message struct {
 	// Subject is nil when there is no <subject/>; a pointer to "" is an
 	// empty subject, which XEP-0045 §7.2.15 uses to say "no subject".
 	Subject *string
+	// XHTML is the XEP-0071 rich version of Body, as runs of styled text;
+	// nil when the text has no formatting.
+	XHTML []Span
 	// Private adds XEP-0280 <private/> and XEP-0334 <no-copy/>, as Biboumi
 	// does on every chat message it sends (reference §5.8).
 	Private bool
@@ -59,6 +62,21 @@ type Message struct {
 	MUCUser *MUCUser
 	// Error is set on messages of type error.
 	Error *stanza.Error
+}
+
+// Span is a run of text with one style, for XEP-0071 XHTML-IM. A "\n" in
+// Text is a line break (<br/>).
+type Span struct {
+	Text                    string
+	Bold, Italic, Underline bool
+	Strike, Monospace       bool
+	// Color and Background are CSS colour values, "" for none.
+	Color, Background string
+}
+
+// Styled reports whether the span needs a <span style=…> element.
+func (s Span) Styled() bool {
+	return s.Bold || s.Italic || s.Underline || s.Strike || s.Monospace || s.Color != "" || s.Background != ""
 }
 
 // StanzaID is a XEP-0359 stable stanza id assigned by By.
