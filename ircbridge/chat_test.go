@@ -134,3 +134,30 @@ func TestConnectionLost(t *testing.T) {
 	h.rec.expect(t, "presence", `type="unavailable"`, "/Alice", "codes=[110 332]", "Closing link (K-lined)")
 	h.rec.expect(t, `type="chat"`, "ERROR: Closing link (K-lined)")
 }
+
+func TestInvitations(t *testing.T) {
+	h := newHarness(t)
+	c := h.connect()
+	room := jid.MustParse(h.room())
+	h.g.HandleMessage(t.Context(), Message{From: alicePhone, To: room, MUCUser: &MUCUser{Invite: &Invite{To: jid.MustParse("carol%127.0.0.1@irc.localhost")}}})
+	c.ExpectLine(t, "INVITE carol #test")
+	h.g.HandleMessage(t.Context(), Message{From: alicePhone, To: room, MUCUser: &MUCUser{Invite: &Invite{To: jid.MustParse("dave@localhost"), Reason: "come"}}})
+	m := h.rec.expect(t, "message", "from="+h.room(), "to=dave@localhost").(Message)
+	if m.MUCUser == nil || m.MUCUser.Invite == nil || !m.MUCUser.Invite.From.Equal(alicePhone) || m.MUCUser.Invite.Reason != "come" {
+		t.Errorf("mediated invitation %+v", m.MUCUser)
+	}
+	c.Send(t, ":Bob!b@h INVITE Alice #other")
+	m = h.rec.expect(t, "message", "from=#other%127.0.0.1@irc.localhost", "to=alice@localhost/phone").(Message)
+	if m.MUCUser.Invite.From.String() != "#other%127.0.0.1@irc.localhost/Bob" {
+		t.Errorf("invite from %s", m.MUCUser.Invite.From)
+	}
+	// A forced join invites the user, and a later join is answered from state.
+	c.Send(t, ":Alice!a@h JOIN #forced")
+	h.rec.expect(t, "message", "from=#forced%127.0.0.1@irc.localhost", "to=alice@localhost/phone")
+	c.Send(t, ":irc.test 353 Alice = #forced :Alice Zoe")
+	c.Send(t, ":irc.test 366 Alice #forced :End")
+	h.g.HandlePresence(t.Context(), Presence{From: alicePhone, To: jid.MustParse("#forced%127.0.0.1@irc.localhost/Alice"), MUC: &MUCJoin{}})
+	h.rec.expect(t, "presence", "#forced%127.0.0.1@irc.localhost/Zoe")
+	h.rec.expect(t, "presence", "#forced%127.0.0.1@irc.localhost/Alice", "codes=[110 210 100]")
+	c.ExpectSilence(t, 100e6)
+}

@@ -53,7 +53,7 @@ func (s *Session) onNumeric(srv *ircServer, m ircmsg.Message) {
 	switch m.Command {
 	case "005":
 		srv.isupport = srv.conn.ISupport()
-	case "001", "004", "321", "322", "323", "333", "PONG", "CAP", "PING", "ERROR", "INVITE":
+	case "001", "004", "321", "322", "323", "333", "PONG", "CAP", "PING", "ERROR":
 		return
 	case "002", "003":
 		s.gatewayMessage(srv, m.Source, strings.Join(args, " "))

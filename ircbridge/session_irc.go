@@ -104,6 +104,8 @@ func (s *Session) handleLine(srv *ircServer, m ircmsg.Message) {
 		s.onTopic(srv, m)
 	case "MODE":
 		s.onMode(srv, m)
+	case "INVITE":
+		s.onInvite(srv, m)
 	default:
 		s.onNumeric(srv, m)
 	}
@@ -122,7 +124,8 @@ func (s *Session) onJoin(srv *ircServer, m ircmsg.Message) {
 	nuh, _ := m.NUH()
 	if srv.isMe(nuh.Name) {
 		if r == nil {
-			return // forced join: mediated invitations come later
+			s.forcedJoin(srv, channel)
+			r = srv.room(channel)
 		}
 		r.name = channel
 		r.addOccupant(&occupant{nick: nuh.Name, user: nuh.User, host: nuh.Host})

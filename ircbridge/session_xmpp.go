@@ -208,7 +208,8 @@ func (s *Session) handleMessage(m Message) {
 			return
 		}
 		if m.MUCUser != nil && m.MUCUser.Invite != nil {
-			return // invitations: not yet
+			s.inviteFromXMPP(m, addr, m.MUCUser.Invite)
+			return
 		}
 		s.bounceMessage(m, newError(stanza.Modify, stanza.NotAcceptable, "You are not a participant in this room."))
 	case KindParticipant, KindUser:
