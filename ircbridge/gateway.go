@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"biboumi/store"
+
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 )
@@ -16,8 +18,10 @@ import (
 // read loop; they never block on user work. Gateway is safe for concurrent
 // use.
 type Gateway struct {
-	cfg atomic.Pointer[Config]
-	out Sender
+	cfg   atomic.Pointer[Config]
+	out   Sender
+	store store.Store // nil: no archive, default options
+	arch  *archiver   // nil when store is nil
 
 	ctx    context.Context // root of every session; cancelled by Shutdown's deadline
 	cancel context.CancelFunc
@@ -28,9 +32,14 @@ type Gateway struct {
 	wg       sync.WaitGroup
 }
 
-// New returns a Gateway that sends its stanzas through out.
-func New(cfg Config, out Sender) *Gateway {
-	g := &Gateway{out: out, sessions: make(map[string]*Session)}
+// New returns a Gateway that sends its stanzas through out and keeps its
+// archive and per-user options in st (which may be nil: nothing is
+// archived, and every user has the default options).
+func New(cfg Config, out Sender, st store.Store) *Gateway {
+	g := &Gateway{out: out, store: st, sessions: make(map[string]*Session)}
+	if st != nil {
+		g.arch = newArchiver(st, cfg.withDefaults().Logger.With("part", "archive"))
+	}
 	g.cfg.Store(cfg.withDefaults())
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	return g
@@ -155,15 +164,18 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		g.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		g.cancel()
-		return nil
 	case <-ctx.Done():
-		g.cancel()
-		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	g.cancel()
+	<-done
+	if g.arch != nil {
+		g.arch.close() // after the sessions: their last lines are written
+	}
+	return err
 }
 
 func (g *Gateway) send(ctx context.Context, v any) {

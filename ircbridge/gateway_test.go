@@ -1,12 +1,15 @@
 package ircbridge
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"biboumi/ircbridge/fakeirc"
+	"biboumi/store"
+	"biboumi/store/sqlstore"
 
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -16,18 +19,29 @@ type harness struct {
 	t   *testing.T
 	irc *fakeirc.Server
 	rec *recorder
+	st  store.Store // nil unless withStore
 	g   *Gateway
 }
 
-func newHarness(t *testing.T) *harness {
+// newHarness starts a gateway without a store; withStore gives it a SQLite
+// database in a temp dir.
+func newHarness(t *testing.T, withStore ...bool) *harness {
 	t.Helper()
 	h := &harness{t: t, irc: fakeirc.NewServer(t), rec: newRecorder()}
+	if len(withStore) > 0 && withStore[0] {
+		st, err := sqlstore.Open(t.Context(), store.DriverSQLite, filepath.Join(t.TempDir(), "db.sqlite"), sqlstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		h.st = st
+	}
 	h.g = New(Config{
 		Domain:   jid.MustParse("irc.localhost"),
 		TLSPorts: []int{},
 		Ports:    []int{h.irc.Port()},
 		Version:  "test",
-	}, h.rec)
+	}, h.rec, h.st)
 	t.Cleanup(func() {
 		ctx, cancel := contextWithTimeout(300 * time.Millisecond)
 		defer cancel()
@@ -147,7 +161,7 @@ func TestNotParticipant(t *testing.T) {
 func TestConnectionRefused(t *testing.T) {
 	rec := newRecorder()
 	port := fakeirc.ClosedPort(t)
-	g := New(Config{Domain: jid.MustParse("irc.localhost"), TLSPorts: []int{}, Ports: []int{port}}, rec)
+	g := New(Config{Domain: jid.MustParse("irc.localhost"), TLSPorts: []int{}, Ports: []int{port}}, rec, nil)
 	defer g.Shutdown(t.Context())
 	g.HandlePresence(t.Context(), Presence{
 		From: jid.MustParse("alice@localhost/phone"), To: jid.MustParse("#test%127.0.0.1@irc.localhost/Alice"), MUC: &MUCJoin{},

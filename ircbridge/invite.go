@@ -77,7 +77,7 @@ func (s *Session) forcedJoin(srv *ircServer, channel string) {
 	if err != nil {
 		return
 	}
-	r := newRoom(srv, channel, j)
+	r := newRoom(srv, channel, j, s.channelOptions(srv.name, srv.fold(channel)))
 	srv.rooms[srv.fold(channel)] = r
 	s.inviteResources(srv, channel, "")
 }

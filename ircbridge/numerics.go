@@ -189,6 +189,8 @@ func (s *Session) onEndOfNames(srv *ircServer, m ircmsg.Message, args []string) 
 	}
 	for _, res := range r.resourceList() {
 		s.sendSelf(r, res)
+		s.sendHistory(r, res, r.history[res.String()])
+		delete(r.history, res.String())
 		s.sendSubject(r, res)
 	}
 }
@@ -261,7 +263,8 @@ func (s *Session) banListEntry(srv *ircServer, args []string) {
 // roomMessage sends a groupchat message from the bare room to every
 // resource in it.
 func (s *Session) roomMessage(r *room, text string) {
+	id, archived := s.archive(r, "", text, time.Now())
 	for _, res := range r.resourceList() {
-		s.send(Message{From: r.jid, To: res, ID: newID(), Type: stanza.GroupChatMessage, Body: text})
+		s.send(Message{From: r.jid, To: res, ID: id, Type: stanza.GroupChatMessage, Body: text, StanzaID: r.stanzaID(id, archived)})
 	}
 }

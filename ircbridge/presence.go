@@ -108,7 +108,7 @@ func (s *Session) sendSubject(r *room, res jid.JID) {
 // replayRoom sends a resource joining an already joined room what the
 // first resource got: occupants, self-presence and subject, without IRC
 // traffic (reference §5.2 item 6).
-func (s *Session) replayRoom(r *room, res jid.JID) {
+func (s *Session) replayRoom(r *room, res jid.JID, hist *HistoryRequest) {
 	for _, o := range r.occupantList() {
 		if r.srv.isMe(o.nick) {
 			continue
@@ -116,6 +116,7 @@ func (s *Session) replayRoom(r *room, res jid.JID) {
 		s.send(Presence{From: r.occupantJID(o.nick), To: res, MUCUser: &MUCUser{Items: []MUCItem{s.occupantItem(r, o)}}})
 	}
 	s.sendSelf(r, res)
+	s.sendHistory(r, res, hist)
 	s.sendSubject(r, res)
 }
 

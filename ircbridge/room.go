@@ -3,6 +3,8 @@ package ircbridge
 import (
 	"sort"
 
+	"biboumi/store"
+
 	"mellium.im/xmpp/jid"
 )
 
@@ -16,11 +18,18 @@ const (
 // room is a session's state for one IRC channel. It is owned by the
 // session goroutine.
 type room struct {
-	srv   *ircServer
-	name  string  // the IRC channel name, in the server's case once echoed
-	jid   jid.JID // the bare room JID
-	state roomState
-	key   string // channel key from the join <password/>
+	srv  *ircServer
+	name string  // the IRC channel name, in the server's case once echoed
+	jid  jid.JID // the bare room JID
+	// archName is the channel as written in the JID (lowercased): the key
+	// of its archive and options, as in Biboumi's database.
+	archName string
+	opts     store.ChannelOptions
+	// history holds the <history/> request of each joining resource until
+	// the join completes.
+	history map[string]*HistoryRequest
+	state   roomState
+	key     string // channel key from the join <password/>
 	// resources are the user's clients in the room; leaving are those
 	// that left while the PART echo is awaited.
 	resources map[string]jid.JID
@@ -38,11 +47,14 @@ type occupant struct {
 	modes string // prefix modes held, e.g. "ov"
 }
 
-func newRoom(srv *ircServer, name string, j jid.JID) *room {
+func newRoom(srv *ircServer, name string, j jid.JID, opts store.ChannelOptions) *room {
 	return &room{
 		srv:       srv,
 		name:      name,
 		jid:       j,
+		archName:  opts.Channel,
+		opts:      opts,
+		history:   make(map[string]*HistoryRequest),
 		resources: make(map[string]jid.JID),
 		leaving:   make(map[string]jid.JID),
 		occupants: make(map[string]*occupant),

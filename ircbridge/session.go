@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"biboumi/ircbridge/ircclient"
+	"biboumi/store"
 
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -51,6 +52,8 @@ type Session struct {
 	retiring map[*ircclient.Conn]*ircServer
 	pending  pending
 	ticker   *time.Ticker // runs while requests are pending
+	// global caches the user's global options (nil until first read).
+	global *store.GlobalOptions
 }
 
 func newSession(g *Gateway, owner jid.JID) *Session {

@@ -3,6 +3,7 @@ package ircbridge
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"biboumi/ircbridge/ircclient"
 
@@ -275,8 +276,12 @@ func (s *Session) onText(srv *ircServer, m ircmsg.Message) {
 				xhtml = append([]Span{{Text: "[notice] "}}, xhtml...)
 			}
 		}
+		id, archived := s.archive(r, nick, body, time.Now())
 		for _, res := range r.resourceList() {
-			s.send(Message{From: r.occupantJID(nick), To: res, ID: newID(), Type: stanza.GroupChatMessage, Body: body, XHTML: xhtml})
+			s.send(Message{
+				From: r.occupantJID(nick), To: res, ID: id, Type: stanza.GroupChatMessage,
+				Body: body, XHTML: xhtml, StanzaID: r.stanzaID(id, archived),
+			})
 		}
 		return
 	}

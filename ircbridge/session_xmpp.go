@@ -3,6 +3,7 @@ package ircbridge
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"biboumi/ircbridge/ircclient"
 
@@ -69,16 +70,17 @@ func (s *Session) join(p Presence, addr Address) {
 		r.resources[res.String()] = res
 		delete(r.leaving, res.String())
 		if r.state == roomJoined {
-			s.replayRoom(r, res)
+			s.replayRoom(r, res, p.MUC.History)
+		} else {
+			r.history[res.String()] = p.MUC.History
 		}
 		return
 	}
 	roomJID := s.mapper().MustJID(Address{Kind: KindChannel, Server: addr.Server, Channel: addr.Channel})
-	r = newRoom(srv, addr.Channel, roomJID)
-	if p.MUC != nil {
-		r.key = p.MUC.Password
-	}
+	r = newRoom(srv, addr.Channel, roomJID, s.channelOptions(addr.Server, addr.Channel))
+	r.key = p.MUC.Password
 	r.resources[res.String()] = res
+	r.history[res.String()] = p.MUC.History
 	srv.rooms[srv.fold(addr.Channel)] = r
 	if srv.registered {
 		s.sendJoin(srv, r)
@@ -283,13 +285,14 @@ func (s *Session) groupchat(m Message, addr Address) {
 		}
 		for _, piece := range s.splitForIRC(srv, r.name, line) {
 			s.ircSend(srv, piece.msg(r.name))
+			logID, archived := s.archive(r, srv.nick, piece.xmppBody(), time.Now())
 			if id == "" {
-				id = newID()
+				id = logID
 			}
 			for _, res := range r.resourceList() {
 				s.send(Message{
 					From: r.occupantJID(srv.nick), To: res, ID: id, Type: stanza.GroupChatMessage,
-					Body: piece.xmppBody(), OriginID: m.OriginID,
+					Body: piece.xmppBody(), OriginID: m.OriginID, StanzaID: r.stanzaID(logID, archived),
 				})
 			}
 			id = ""

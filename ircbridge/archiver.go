@@ -1,0 +1,113 @@
+package ircbridge
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"biboumi/store"
+)
+
+// Archive-writer tunables. Lines are written in one transaction per batch
+// (group commit): one fsync for many lines instead of one per line, which
+// is what makes fan-out to many users cheap.
+const (
+	archiveBatch    = 256                    // lines per transaction at most
+	archiveInterval = 20 * time.Millisecond  // longest a line waits before its batch is written
+	archiveQueue    = 65536                  // lines waiting at most; beyond, appends block briefly
+	archiveRetries  = 5                      // attempts per batch before it is given up (and logged)
+	archiveBackoff  = 200 * time.Millisecond // first delay between attempts, doubled each time
+)
+
+// archiver writes log lines to the store from its own goroutine, in
+// batches. Its ids are chosen by the caller, so the stanza-id of a live
+// message is known before the line is written.
+//
+// append is safe for concurrent use; close flushes what is queued.
+type archiver struct {
+	st  store.Store
+	log *slog.Logger
+	in  chan *store.LogLine
+
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+func newArchiver(st store.Store, log *slog.Logger) *archiver {
+	a := &archiver{st: st, log: log, in: make(chan *store.LogLine, archiveQueue), done: make(chan struct{})}
+	go a.run()
+	return a
+}
+
+// append queues l. It blocks only when the queue is full (the database is
+// far behind), and gives up when ctx ends.
+func (a *archiver) append(ctx context.Context, l *store.LogLine) {
+	select {
+	case a.in <- l:
+	default:
+		a.log.Warn("archive queue full: waiting for the database")
+		select {
+		case a.in <- l:
+		case <-ctx.Done():
+			a.log.Error("archive line dropped", "err", ctx.Err())
+		}
+	}
+}
+
+// close writes what is queued and stops the goroutine.
+func (a *archiver) close() {
+	a.closeOnce.Do(func() { close(a.in) })
+	<-a.done
+}
+
+func (a *archiver) run() {
+	defer close(a.done)
+	batch := make([]*store.LogLine, 0, archiveBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case l, ok := <-a.in:
+			if !ok {
+				a.write(batch)
+				return
+			}
+			if len(batch) == 0 {
+				timer.Reset(archiveInterval)
+			}
+			batch = append(batch, l)
+			if len(batch) < archiveBatch {
+				continue
+			}
+			timer.Stop()
+		case <-timer.C:
+		}
+		a.write(batch)
+		batch = batch[:0]
+	}
+}
+
+// write stores one batch, retrying transient failures: lines carry their
+// own ids, so a retry after an uncertain commit writes nothing twice.
+func (a *archiver) write(batch []*store.LogLine) {
+	if len(batch) == 0 {
+		return
+	}
+	delay := archiveBackoff
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := a.st.AppendLogs(ctx, batch)
+		cancel()
+		if err == nil {
+			return
+		}
+		if attempt == archiveRetries {
+			a.log.Error("archive write failed, lines lost", "lines", len(batch), "err", err)
+			return
+		}
+		a.log.Warn("archive write failed, retrying", "lines", len(batch), "attempt", attempt, "err", err)
+		time.Sleep(delay)
+		delay *= 2
+	}
+}
