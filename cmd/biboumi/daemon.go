@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"biboumi/component"
+	"biboumi/ircbridge"
+	"biboumi/store/sqlstore"
+
+	"golang.org/x/text/encoding/htmlindex"
+)
+
+// shutdownGrace bounds the time IRC servers get to answer our QUITs at
+// shutdown before their connections are closed.
+const shutdownGrace = 3 * time.Second
+
+// daemon is one run of the gateway: the component link and the gateway,
+// wired together, plus the reload loop.
+type daemon struct {
+	path   string
+	cfg    *Config
+	logs   *logging
+	reload <-chan os.Signal
+}
+
+// handler forwards the link's stanzas to the gateway. It exists because the
+// link and the gateway each need the other at construction.
+type handler struct{ g *ircbridge.Gateway }
+
+func (h handler) HandleMessage(ctx context.Context, m ircbridge.Message) { h.g.HandleMessage(ctx, m) }
+func (h handler) HandlePresence(ctx context.Context, p ircbridge.Presence) {
+	h.g.HandlePresence(ctx, p)
+}
+func (h handler) HandleIQ(ctx context.Context, iq ircbridge.IQ) { h.g.HandleIQ(ctx, iq) }
+
+func (d *daemon) run(ctx context.Context) error {
+	log := d.logs.Logger()
+	gcfg, err := gatewayConfig(d.cfg, log)
+	if err != nil {
+		return err
+	}
+	st, err := sqlstore.OpenDBName(ctx, d.cfg.DBName, sqlstore.Options{Logger: log.With("part", "store")})
+	if err != nil {
+		return fmt.Errorf("db_name: %w", err)
+	}
+	defer st.Close()
+	h := &handler{}
+	link := component.New(linkConfig(d.cfg, log), h)
+	gw := ircbridge.New(*gcfg, link, st)
+	h.g = gw
+
+	// The link outlives ctx: at shutdown the gateway still sends its last
+	// presences through it.
+	linkCtx, stopLink := context.WithCancel(context.Background())
+	defer stopLink()
+	linkErr := make(chan error, 1)
+	go func() { linkErr <- link.Run(linkCtx) }()
+
+	log.Info("starting", "hostname", d.cfg.Hostname.String(), "xmpp_server", d.cfg.ComponentAddr())
+	for {
+		select {
+		case err := <-linkErr:
+			// Run only returns early when the first connection failed.
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			gw.Shutdown(sctx)
+			cancel()
+			if err == nil {
+				err = errors.New("component link ended")
+			}
+			return err
+		case <-d.reload:
+			d.doReload(gw)
+		case <-ctx.Done():
+			log.Info("Signal received, exiting...")
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			if err := gw.Shutdown(sctx); err != nil {
+				log.Warn("IRC servers did not all close in time", "err", err)
+			}
+			cancel()
+			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			link.Close(cctx)
+			cancel()
+			stopLink()
+			<-linkErr
+			return nil
+		}
+	}
+}
+
+// doReload re-reads the configuration and applies what can change live.
+func (d *daemon) doReload(gw *ircbridge.Gateway) {
+	log := d.logs.Logger()
+	cfg, err := LoadConfig(d.path)
+	if err != nil {
+		log.Error("reload failed, keeping the current configuration", "err", err)
+		return
+	}
+	if err := d.logs.Apply(cfg); err != nil {
+		log.Error("reload: log file", "err", err)
+	}
+	for _, k := range restartOnlyChanges(d.cfg, cfg) {
+		log.Warn("reload: this key only takes effect after a restart", "key", k)
+	}
+	gcfg, err := gatewayConfig(cfg, log)
+	if err != nil {
+		log.Error("reload failed, keeping the current configuration", "err", err)
+		return
+	}
+	gw.SetConfig(*gcfg)
+	d.cfg = cfg
+	log.Info("configuration reloaded")
+}
+
+// restartOnlyChanges lists the keys whose change a reload cannot apply.
+func restartOnlyChanges(old, cur *Config) []string {
+	var keys []string
+	if !old.Hostname.Equal(cur.Hostname) {
+		keys = append(keys, "hostname")
+	}
+	if old.Password != cur.Password {
+		keys = append(keys, "password")
+	}
+	if old.XMPPServerIP != cur.XMPPServerIP {
+		keys = append(keys, "xmpp_server_ip")
+	}
+	if old.Port != cur.Port {
+		keys = append(keys, "port")
+	}
+	if old.DBName != cur.DBName {
+		keys = append(keys, "db_name")
+	}
+	if old.FixedIRCServer != cur.FixedIRCServer {
+		keys = append(keys, "fixed_irc_server")
+	}
+	if old.IdentdPort != cur.IdentdPort {
+		keys = append(keys, "identd_port")
+	}
+	if old.Component != cur.Component {
+		keys = append(keys, "component")
+	}
+	return keys
+}
+
+func linkConfig(c *Config, log *slog.Logger) component.Config {
+	return component.Config{
+		Addr:         c.ComponentAddr(),
+		Domain:       c.Hostname,
+		Secret:       c.Password,
+		ReconnectMin: c.Component.ReconnectMin,
+		ReconnectMax: c.Component.ReconnectMax,
+		QueueSize:    c.Component.QueueSize,
+		Logger:       log.With("part", "component"),
+	}
+}
+
+func gatewayConfig(c *Config, log *slog.Logger) (*ircbridge.Config, error) {
+	var tlsCfg *tls.Config
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file: %s holds no PEM certificate", c.CAFile)
+		}
+		tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	enc := "latin1"
+	if c.IRC.EncodingIn != nil {
+		if name, err := htmlindex.Name(c.IRC.EncodingIn); err == nil {
+			enc = name
+		}
+	}
+	bind := ""
+	if c.OutgoingBind.IsValid() {
+		bind = c.OutgoingBind.String()
+	}
+	return &ircbridge.Config{
+		Domain:                c.Hostname,
+		FixedServer:           c.FixedIRCServer,
+		Admins:                c.Admins,
+		RealnameCustomization: c.RealnameCustomization,
+		RealnameFromJID:       c.RealnameFromJID,
+		PersistentByDefault:   c.PersistentByDefault,
+		TLSPorts:              c.IRC.TLSPorts,
+		Ports:                 c.IRC.Ports,
+		DialTimeout:           c.IRC.ConnectTimeout,
+		PingInterval:          c.IRC.PingInterval,
+		Encoding:              enc,
+		OutgoingBind:          bind,
+		TLS:                   tlsCfg,
+		Version:               version,
+		Logger:                log.With("part", "gateway"),
+	}, nil
+}
