@@ -34,6 +34,8 @@ func (s *Session) answerIQ(iq IQ, addr Address) (IQ, bool) {
 	switch p := iq.Payload.(type) {
 	case *MUCAdmin:
 		return s.adminRequest(iq, addr, p), true
+	case *MAMQuery:
+		return s.mamQuery(iq, addr, p), true
 	case *DiscoInfo:
 		if iq.Type != stanza.GetIQ || addr.Kind != KindChannel {
 			return IQ{}, false
@@ -57,7 +59,7 @@ func (s *Session) answerIQ(iq IQ, addr Address) (IQ, bool) {
 		}
 		return iq.Result(&DiscoInfo{
 			Identities: []Identity{{Category: "conference", Type: "irc", Name: addr.Channel + " on " + addr.Server}},
-			Features:   features(NSMUCSelfPing, FeatureNonAnon, NSSID),
+			Features:   features(NSMUCSelfPing, FeatureNonAnon, NSSID, NSMAMExtended),
 			Form:       form,
 		}), true
 	case *Version:
