@@ -60,6 +60,10 @@ type Message struct {
 	Delay *Delay
 	// MUCUser is the XEP-0045 <x xmlns='…muc#user'/> payload (invitations).
 	MUCUser *MUCUser
+	// MAMResult makes this message a XEP-0313 result: the message carries
+	// only <result queryid id><forwarded><delay/><message/></forwarded>,
+	// and its other payload fields are ignored.
+	MAMResult *MAMResult
 	// Error is set on messages of type error.
 	Error *stanza.Error
 }
@@ -221,15 +225,37 @@ type RSM struct {
 
 // Form is a XEP-0004 data form.
 type Form struct {
-	Type   string // form, submit, result, cancel
-	Title  string
-	Fields []FormField
+	Type         string // form, submit, result, cancel
+	Title        string
+	Instructions string
+	Fields       []FormField
+}
+
+// Field returns the field named v, or nil.
+func (f *Form) Field(v string) *FormField {
+	if f == nil {
+		return nil
+	}
+	for i := range f.Fields {
+		if f.Fields[i].Var == v {
+			return &f.Fields[i]
+		}
+	}
+	return nil
 }
 
 // FormField is one XEP-0004 field.
 type FormField struct {
 	Var, Type, Label string
+	Desc             string
+	Required         bool
 	Values           []string
+	Options          []FormOption // list-single and list-multi choices
+}
+
+// FormOption is a choice of a list field.
+type FormOption struct {
+	Label, Value string
 }
 
 // Ping is a XEP-0199 ping.
@@ -240,9 +266,73 @@ type Version struct {
 	Name, Version, OS string
 }
 
+// MUCQuery is a XEP-0045 muc#owner query: an empty get asks for the room
+// configuration form, a set carries the submitted form.
+type MUCQuery struct {
+	Form *Form
+}
+
 // MUCAdmin is a XEP-0045 muc#admin query.
 type MUCAdmin struct {
 	Items []MUCItem
+}
+
+// MAMQuery is a XEP-0313 (urn:xmpp:mam:2) archive query, with the
+// urn:xmpp:mam:2#extended before-id, after-id and ids fields. On an iq get
+// it asks for the query form (XEP-0313 §6.1); the answer is a MAMQuery
+// with Form set.
+type MAMQuery struct {
+	QueryID           string
+	Start, End        time.Time // zero: open
+	With              string
+	BeforeID, AfterID string
+	IDs               []string
+	RSM               *RSM
+	// Form is the query form advertised in answer to an iq get.
+	Form *Form
+}
+
+// MAMResult is a XEP-0313 <result/>: one archived message, forwarded
+// (XEP-0297) with its XEP-0203 delay.
+type MAMResult struct {
+	QueryID string
+	ID      string // the archive id
+	Stamp   time.Time
+	// Message is the archived message; its To is left empty.
+	Message Message
+}
+
+// MAMFin is the XEP-0313 <fin/> answering a query.
+type MAMFin struct {
+	Complete bool
+	RSM      *RSM
+}
+
+// Command is a XEP-0050 ad-hoc command request or answer.
+type Command struct {
+	Node      string
+	SessionID string
+	// Action is execute, next, prev, complete or cancel on requests ("" is
+	// execute).
+	Action string
+	// Status is executing, completed or canceled on answers.
+	Status string
+	// Actions lists the allowed next actions on answers, the first being
+	// the default one (<actions execute='…'>).
+	Actions []string
+	Notes   []Note
+	Form    *Form
+}
+
+// Note is a XEP-0050 <note/>.
+type Note struct {
+	Type string // info, warn, error
+	Text string
+}
+
+// NewRSM returns an RSM with every optional integer absent.
+func NewRSM() *RSM {
+	return &RSM{Max: -1, Index: -1, FirstIndex: -1, Count: -1}
 }
 
 // UnknownPayload is any IQ child the component does not decode.
@@ -255,4 +345,8 @@ func (*DiscoItems) isPayload()     {}
 func (*Ping) isPayload()           {}
 func (*Version) isPayload()        {}
 func (*MUCAdmin) isPayload()       {}
+func (*MUCQuery) isPayload()       {}
+func (*MAMQuery) isPayload()       {}
+func (*MAMFin) isPayload()         {}
+func (*Command) isPayload()        {}
 func (*UnknownPayload) isPayload() {}
