@@ -53,6 +53,9 @@ type Store interface {
 	// StoreChannelOptions creates or replaces the row of
 	// (o.Owner, o.Server, o.Channel).
 	StoreChannelOptions(ctx context.Context, o ChannelOptions) error
+	// PersistentChannels lists every stored channel option row with
+	// Persistent set, of every owner: the channels to rejoin at start-up.
+	PersistentChannels(ctx context.Context) ([]ChannelOptions, error)
 
 	// AppendLog archives l. See AppendLogs.
 	AppendLog(ctx context.Context, l *LogLine) error

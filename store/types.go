@@ -112,6 +112,10 @@ type ServerOptions struct {
 	ThrottleLimit    int
 	// AfterConnectCommands are raw IRC lines sent after 001, in order.
 	AfterConnectCommands []string
+	// Stored is true when the options were read from a saved row, false
+	// when they are the defaults (so the gateway can use its own default
+	// ports instead). It is not written.
+	Stored bool
 }
 
 // DefaultServerOptions returns the options of a server the user never

@@ -97,6 +97,7 @@ ORDER BY c.pos`, key(owner), server)
 			return err
 		}
 		if n > 0 {
+			found.Stored = true
 			o = found
 		}
 		return nil

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GlobalOptions", testGlobalOptions},
 		{"ServerOptions", testServerOptions},
 		{"ChannelOptions", testChannelOptions},
+		{"PersistentChannels", testPersistentChannels},
 		{"OptionsNeedOwner", testOptionsNeedOwner},
 		{"Roster", testRoster},
 		{"AppendLog", testAppendLog},
@@ -152,6 +153,10 @@ func testServerOptions(t *testing.T, s store.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !got.Stored {
+			t.Errorf("round trip %d: Stored is false for a saved row", i)
+		}
+		got.Stored = o.Stored
 		if !serverOptionsEqual(got, o) {
 			t.Fatalf("round trip %d: got %+v, want %+v", i, got, o)
 		}
@@ -303,4 +308,35 @@ func withResource(j jid.JID, res string) jid.JID {
 		panic(err)
 	}
 	return f
+}
+
+func testPersistentChannels(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	got, err := s.PersistentChannels(ctx)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("empty store: %v, %v", got, err)
+	}
+	bob := jid.MustParse("bob@example.org")
+	for _, o := range []store.ChannelOptions{
+		{Owner: alice, Server: "irc.b", Channel: "#two", Persistent: true, RecordHistory: store.False},
+		{Owner: alice, Server: "irc.a", Channel: "#one", Persistent: true},
+		{Owner: alice, Server: "irc.a", Channel: "#not", Persistent: false},
+		{Owner: bob, Server: "irc.a", Channel: "#one", Persistent: true},
+	} {
+		if err := s.StoreChannelOptions(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = s.PersistentChannels(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range got {
+		keys = append(keys, o.Owner.String()+" "+o.Server+" "+o.Channel+" "+o.RecordHistory.String())
+	}
+	want := []string{"alice@example.org irc.a #one unset", "alice@example.org irc.b #two false", "bob@example.org irc.a #one unset"}
+	if !reflect.DeepEqual(keys, want) {
+		t.Errorf("PersistentChannels = %q, want %q", keys, want)
+	}
 }
