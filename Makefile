@@ -28,10 +28,12 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 # Throwaway prosody + inspircd on loopback, the gateway on SQLite, and a
-# scripted XMPP user and IRC user talking through it.
+# scripted XMPP user and IRC user talking through it; then it keeps running
+# for real clients until Ctrl-C. DEMO_FLAGS="-duration 0" exits right after
+# the conversation (see go run ./cmd/biboumi-demo -h).
 demo:
 	scripts/deps.sh demo
-	$(GO) run ./cmd/biboumi-demo
+	GO="$(GO)" $(GO) run ./cmd/biboumi-demo $(DEMO_FLAGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync"
 	"testing"
+
+	"biboumi/internal/servers"
 )
 
 // Shared servers: started lazily by the first test that asks for one,
@@ -87,11 +89,18 @@ func addSharedCleanup(f func()) {
 	shared.cleanup = append(shared.cleanup, f)
 }
 
-func sharedXMPP(t testing.TB, kind string, o XMPPOptions, start func() (*XMPPServer, error)) *XMPPServer {
+func sharedXMPP(t testing.TB, kind string, o XMPPOptions, start func() (*servers.XMPPServer, error)) *XMPPServer {
 	t.Helper()
-	o = o.withDefaults()
+	o = o.WithDefaults()
 	e := sharedEntryFor(t, fmt.Sprintf("%s|%s|%s", kind, o.ComponentHost, o.Secret))
-	e.once.Do(func() { e.xmpp, e.err = start() })
+	e.once.Do(func() {
+		s, err := start()
+		if err != nil {
+			e.err = err
+			return
+		}
+		e.xmpp = &XMPPServer{s}
+	})
 	if e.err != nil {
 		t.Fatalf("testenv: shared %s: %v", kind, e.err)
 	}
@@ -103,17 +112,17 @@ func sharedXMPP(t testing.TB, kind string, o XMPPOptions, start func() (*XMPPSer
 func SharedProsody(t testing.TB, o XMPPOptions) *XMPPServer {
 	t.Helper()
 	Require(t, "prosody", "prosodyctl")
-	return sharedXMPP(t, "prosody", o, func() (*XMPPServer, error) {
+	return sharedXMPP(t, "prosody", o, func() (*servers.XMPPServer, error) {
 		dir, err := os.MkdirTemp("", "testenv-prosody-")
 		if err != nil {
 			return nil, err
 		}
-		s, err := newProsody(dir, o)
+		s, err := servers.StartProsody(dir, xmppPorts(o))
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		addSharedCleanup(func() { _ = s.d.kill(); os.RemoveAll(dir) })
+		addSharedCleanup(func() { _ = s.Kill(); os.RemoveAll(dir) })
 		return s, nil
 	})
 }
@@ -123,28 +132,27 @@ func SharedProsody(t testing.TB, o XMPPOptions) *XMPPServer {
 func SharedEjabberd(t testing.TB, o XMPPOptions) *XMPPServer {
 	t.Helper()
 	Require(t, "ejabberdctl", "erl")
-	cred, err := ejabberdCred()
-	if err != nil {
+	if err := servers.CheckEjabberd(); err != nil {
 		skipOrFatal(t, "testenv: %v", err)
 	}
-	return sharedXMPP(t, "ejabberd", o, func() (*XMPPServer, error) {
-		dir, err := ejabberdDir()
+	return sharedXMPP(t, "ejabberd", o, func() (*servers.XMPPServer, error) {
+		dir, err := servers.EjabberdDir()
 		if err != nil {
 			return nil, err
 		}
-		s, err := newEjabberd(dir, cred, o)
+		s, err := servers.StartEjabberd(dir, xmppPorts(o))
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		addSharedCleanup(func() { _ = s.d.kill(); os.RemoveAll(dir) })
+		addSharedCleanup(func() { _ = s.Kill(); os.RemoveAll(dir) })
 		return s, nil
 	})
 }
 
-func sharedIRC(t testing.TB, kind string, o IRCOptions) *IRCServer {
+func sharedIRC(t testing.TB, kind string, o IRCOptions, start func(string, IRCOptions) (*servers.IRCServer, error)) *IRCServer {
 	t.Helper()
-	bin := mustLookPath(t, kind)
+	Require(t, kind)
 	e := sharedEntryFor(t, fmt.Sprintf("%s|%+v", kind, o))
 	e.once.Do(func() {
 		dir, err := os.MkdirTemp("", "testenv-"+kind+"-")
@@ -152,14 +160,14 @@ func sharedIRC(t testing.TB, kind string, o IRCOptions) *IRCServer {
 			e.err = err
 			return
 		}
-		s, err := newIRCServer(dir, kind, bin, o)
+		s, err := start(dir, ircPorts(o))
 		if err != nil {
 			os.RemoveAll(dir)
 			e.err = err
 			return
 		}
-		addSharedCleanup(func() { _ = s.d.kill(); os.RemoveAll(dir) })
-		e.irc = s
+		addSharedCleanup(func() { _ = s.Kill(); os.RemoveAll(dir) })
+		e.irc = &IRCServer{s}
 	})
 	if e.err != nil {
 		t.Fatalf("testenv: shared %s: %v", kind, e.err)
@@ -171,12 +179,12 @@ func sharedIRC(t testing.TB, kind string, o IRCOptions) *IRCServer {
 // first use.
 func SharedInspircd(t testing.TB, o IRCOptions) *IRCServer {
 	t.Helper()
-	return sharedIRC(t, "inspircd", o)
+	return sharedIRC(t, "inspircd", o, servers.StartInspircd)
 }
 
 // SharedNgircd returns the package's shared ngircd, starting it on first
 // use.
 func SharedNgircd(t testing.TB, o IRCOptions) *IRCServer {
 	t.Helper()
-	return sharedIRC(t, "ngircd", o)
+	return sharedIRC(t, "ngircd", o, servers.StartNgircd)
 }

@@ -1,50 +1,19 @@
 package testenv
 
 import (
-	"bufio"
-	"encoding/base64"
-	"encoding/xml"
-	"errors"
 	"fmt"
-	"net"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"mellium.im/xmpp/jid"
-)
-
-// XML namespaces of the c2s handshake.
-const (
-	nsStreams = "http://etherx.jabber.org/streams"
-	nsClient  = "jabber:client"
-	nsSASL    = "urn:ietf:params:xml:ns:xmpp-sasl"
-	nsBind    = "urn:ietf:params:xml:ns:xmpp-bind"
-	nsSession = "urn:ietf:params:xml:ns:xmpp-session"
+	"biboumi/internal/servers"
 )
 
 // XMPPClient is a c2s connection (no TLS, SASL PLAIN, resource bind,
 // initial presence sent): a person on XMPP in tests. A goroutine decodes
-// the top-level stanzas; Expect consumes them.
+// the top-level stanzas; Expect consumes them. Its methods without a
+// testing.TB (JID, Recent) are those of the servers.XMPPClient it wraps.
 type XMPPClient struct {
-	jid  jid.JID
-	conn net.Conn
-	r    *bufio.Reader
-	dec  *xml.Decoder
-
-	wmu      sync.Mutex
-	stanzas  chan *Element
-	done     chan struct{} // closed by Close
-	dead     chan struct{} // closed when the reader stops
-	err      error         // why the reader stopped; read after dead
-	closeOne sync.Once
-
-	mu     sync.Mutex
-	recent []string
+	*servers.XMPPClient
 }
-
-const recentStanzas = 20
 
 // DialXMPP logs user@srv.Domain in on srv's c2s port with SASL PLAIN over
 // plain TCP, binds resource, sends initial presence and waits for the
@@ -52,279 +21,34 @@ const recentStanzas = 20
 // returns). The client is closed by t.Cleanup.
 func DialXMPP(t testing.TB, srv *XMPPServer, user, password, resource string) *XMPPClient {
 	t.Helper()
-	c, err := dialXMPP(srv.C2SAddr, srv.Domain, user, password, resource)
+	c, err := servers.DialXMPP(srv.C2SAddr, srv.Domain, user, password, resource)
 	if err != nil {
-		msg := fmt.Sprintf("testenv: DialXMPP %s@%s/%s on %s (%s): %v", user, srv.Domain, resource, srv.Kind, srv.C2SAddr, err)
-		if c != nil {
-			msg += c.recentText()
-			c.Close()
-		}
-		t.Fatalf("%s", msg)
+		t.Fatalf("testenv: %s: %v", srv.Kind, err)
 	}
-	t.Cleanup(c.Close)
-	return c
+	w := &XMPPClient{c}
+	t.Cleanup(w.Close)
+	return w
 }
 
+// dialXMPP logs in without a test, for tests of failures.
 func dialXMPP(addr, domain, user, password, resource string) (*XMPPClient, error) {
-	conn, err := net.DialTimeout("tcp", addr, dialTimeout)
+	c, err := servers.DialXMPP(addr, domain, user, password, resource)
 	if err != nil {
 		return nil, err
 	}
-	c := &XMPPClient{
-		conn:    conn,
-		r:       bufio.NewReader(conn),
-		stanzas: make(chan *Element, 4096),
-		done:    make(chan struct{}),
-		dead:    make(chan struct{}),
-	}
-	_ = conn.SetDeadline(time.Now().Add(ExpectTimeout))
-	pending, err := c.handshake(domain, user, password, resource)
-	if err != nil {
-		close(c.dead)
-		return c, err
-	}
-	_ = conn.SetDeadline(time.Time{})
-	for _, e := range pending {
-		c.stanzas <- e
-	}
-	go c.readLoop()
-	return c, nil
+	return &XMPPClient{c}, nil
 }
-
-// handshake runs stream, SASL PLAIN, restart, bind, session (if
-// required) and initial presence. It returns stanzas received meanwhile
-// that the tests may want to see.
-func (c *XMPPClient) handshake(domain, user, password, resource string) ([]*Element, error) {
-	features, err := c.openStream(domain)
-	if err != nil {
-		return nil, err
-	}
-	mechs := features.ChildNS(nsSASL, "mechanisms")
-	hasPlain := false
-	for _, m := range mechs.ChildrenNamed("mechanism") {
-		if strings.TrimSpace(m.Text) == "PLAIN" {
-			hasPlain = true
-		}
-	}
-	if !hasPlain {
-		return nil, fmt.Errorf("server does not offer SASL PLAIN without TLS: features %s", features)
-	}
-	cred := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password))
-	if err := c.writeString(fmt.Sprintf("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>", nsSASL, cred)); err != nil {
-		return nil, err
-	}
-	res, err := c.next()
-	if err != nil {
-		return nil, fmt.Errorf("SASL: %w", err)
-	}
-	if res.XMLName.Local != "success" {
-		return nil, fmt.Errorf("SASL PLAIN failed: %s", res)
-	}
-
-	// Stream restart: a fresh decoder on the same buffered reader (the
-	// server sends nothing until it gets our new header).
-	features, err = c.openStream(domain)
-	if err != nil {
-		return nil, err
-	}
-	if features.ChildNS(nsBind, "bind") == nil {
-		return nil, fmt.Errorf("no resource binding offered: %s", features)
-	}
-	var bindRes string
-	if resource != "" {
-		bindRes = "<resource>" + xmlEscape(resource) + "</resource>"
-	}
-	if err := c.writeString(fmt.Sprintf("<iq type='set' id='bind_1'><bind xmlns='%s'>%s</bind></iq>", nsBind, bindRes)); err != nil {
-		return nil, err
-	}
-	var pending []*Element
-	iq, err := c.nextIQ("bind_1", &pending)
-	if err != nil {
-		return pending, fmt.Errorf("bind: %w", err)
-	}
-	bound := iq.Find("bind", "jid")
-	if iq.Attr("type") != "result" || bound == nil {
-		return pending, fmt.Errorf("bind failed: %s", iq)
-	}
-	c.jid, err = jid.Parse(strings.TrimSpace(bound.Text))
-	if err != nil {
-		return pending, fmt.Errorf("bind returned %q: %w", bound.Text, err)
-	}
-	if s := features.ChildNS(nsSession, "session"); s != nil && s.Child("optional") == nil {
-		if err := c.writeString(fmt.Sprintf("<iq type='set' id='sess_1'><session xmlns='%s'/></iq>", nsSession)); err != nil {
-			return pending, err
-		}
-		iq, err := c.nextIQ("sess_1", &pending)
-		if err != nil {
-			return pending, fmt.Errorf("session: %w", err)
-		}
-		if iq.Attr("type") != "result" {
-			return pending, fmt.Errorf("session failed: %s", iq)
-		}
-	}
-
-	// Initial presence; wait for the server to send it back to us, so
-	// the resource is available to the server before we return.
-	if err := c.writeString("<presence/>"); err != nil {
-		return pending, err
-	}
-	me := c.jid.String()
-	for {
-		e, err := c.next()
-		if err != nil {
-			return pending, fmt.Errorf("waiting for own presence: %w", err)
-		}
-		if e.XMLName.Local == "presence" && e.Attr("from") == me && e.Attr("type") == "" {
-			return pending, nil
-		}
-		pending = append(pending, e)
-	}
-}
-
-// openStream sends a stream header and returns the server's features.
-func (c *XMPPClient) openStream(domain string) (*Element, error) {
-	c.dec = xml.NewDecoder(c.r)
-	header := fmt.Sprintf("<?xml version='1.0'?><stream:stream to='%s' version='1.0' xml:lang='en' xmlns='%s' xmlns:stream='%s'>",
-		xmlEscape(domain), nsClient, nsStreams)
-	if err := c.writeString(header); err != nil {
-		return nil, err
-	}
-	for {
-		tok, err := c.dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("reading stream header: %w", err)
-		}
-		if start, ok := tok.(xml.StartElement); ok {
-			if start.Name.Space != nsStreams || start.Name.Local != "stream" {
-				return nil, fmt.Errorf("expected <stream:stream>, got <%s xmlns='%s'>", start.Name.Local, start.Name.Space)
-			}
-			c.record("<- <stream:stream id='" + attrOf(start, "id") + "' from='" + attrOf(start, "from") + "'>")
-			break
-		}
-	}
-	f, err := c.next()
-	if err != nil {
-		return nil, fmt.Errorf("reading stream features: %w", err)
-	}
-	if f.XMLName.Space != nsStreams || f.XMLName.Local != "features" {
-		return nil, fmt.Errorf("expected stream features, got %s", f)
-	}
-	return f, nil
-}
-
-func attrOf(start xml.StartElement, local string) string {
-	for _, a := range start.Attr {
-		if a.Name.Local == local {
-			return a.Value
-		}
-	}
-	return ""
-}
-
-// next decodes the next top-level element. A stream error or the end of
-// the stream is an error.
-func (c *XMPPClient) next() (*Element, error) {
-	for {
-		tok, err := c.dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		switch tok := tok.(type) {
-		case xml.StartElement:
-			e, err := decodeElement(c.dec, tok)
-			if err != nil {
-				return nil, err
-			}
-			c.record("<- " + e.String())
-			if e.XMLName.Space == nsStreams && e.XMLName.Local == "error" {
-				return e, fmt.Errorf("stream error: %s", e)
-			}
-			return e, nil
-		case xml.EndElement:
-			return nil, errors.New("server closed the stream")
-		}
-	}
-}
-
-// nextIQ returns the iq with that id, appending other stanzas to pending.
-func (c *XMPPClient) nextIQ(id string, pending *[]*Element) (*Element, error) {
-	for {
-		e, err := c.next()
-		if err != nil {
-			return nil, err
-		}
-		if e.XMLName.Local == "iq" && e.Attr("id") == id {
-			return e, nil
-		}
-		*pending = append(*pending, e)
-	}
-}
-
-func (c *XMPPClient) readLoop() {
-	defer close(c.dead)
-	for {
-		e, err := c.next()
-		if e != nil {
-			select {
-			case c.stanzas <- e:
-			case <-c.done:
-				c.err = errors.New("client closed")
-				return
-			}
-		}
-		if err != nil {
-			select {
-			case <-c.done:
-				c.err = errors.New("client closed")
-			default:
-				c.err = err
-				// Like a real client: answer the server's stream
-				// close (or stream error) by closing ours, so a
-				// server shutting down does not wait for us.
-				_ = c.writeString("</stream:stream>")
-				_ = c.conn.Close()
-			}
-			return
-		}
-	}
-}
-
-func (c *XMPPClient) record(s string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	const max = 2000
-	if len(s) > max {
-		s = s[:max] + "…"
-	}
-	c.recent = append(c.recent, s)
-	if len(c.recent) > recentStanzas {
-		c.recent = c.recent[len(c.recent)-recentStanzas:]
-	}
-}
-
-func (c *XMPPClient) writeString(s string) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.record("-> " + s)
-	_ = c.conn.SetWriteDeadline(time.Now().Add(dialTimeout))
-	_, err := c.conn.Write([]byte(s))
-	return err
-}
-
-// JID returns the full JID the server bound.
-func (c *XMPPClient) JID() jid.JID { return c.jid }
 
 // SendRaw writes raw XML (normally one stanza) to the stream. Stanzas
 // without a namespace are in jabber:client.
 func (c *XMPPClient) SendRaw(t testing.TB, xml string) {
 	t.Helper()
-	if err := c.writeString(xml); err != nil {
-		t.Fatalf("testenv: XMPP %s: send: %v", c.jid, err)
+	if err := c.XMPPClient.SendRaw(xml); err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
 }
 
-// Sendf formats and sends raw XML. Use xmlEscape-safe arguments (see
-// Escape).
+// Sendf formats and sends raw XML. Escape the arguments (see Escape).
 func (c *XMPPClient) Sendf(t testing.TB, format string, args ...any) {
 	t.Helper()
 	c.SendRaw(t, fmt.Sprintf(format, args...))
@@ -334,145 +58,30 @@ func (c *XMPPClient) Sendf(t testing.TB, format string, args ...any) {
 // "chat" or "groupchat".
 func (c *XMPPClient) SendMessage(t testing.TB, to, typ, body string) {
 	t.Helper()
-	typeAttr := ""
-	if typ != "" {
-		typeAttr = " type='" + xmlEscape(typ) + "'"
-	}
-	c.SendRaw(t, fmt.Sprintf("<message to='%s'%s><body>%s</body></message>", xmlEscape(to), typeAttr, xmlEscape(body)))
+	c.SendRaw(t, servers.MessageXML(to, typ, "", body))
 }
-
-// Escape escapes s for use in XML text or a quoted attribute.
-func Escape(s string) string { return xmlEscape(s) }
-
-func xmlEscape(s string) string { return escapeAttr(s) }
 
 // Expect returns the next top-level stanza that match accepts, skipping
 // the others. After ExpectTimeout, or if the stream ends, the test fails
 // naming what and showing the recent stanzas.
 func (c *XMPPClient) Expect(t testing.TB, match func(*Element) bool, what string) *Element {
 	t.Helper()
-	timer := time.NewTimer(ExpectTimeout)
-	defer timer.Stop()
-	for {
-		select {
-		case e := <-c.stanzas:
-			if match(e) {
-				return e
-			}
-		case <-c.dead:
-			select {
-			case e := <-c.stanzas:
-				if match(e) {
-					return e
-				}
-				continue
-			default:
-			}
-			t.Fatalf("testenv: XMPP %s: expecting %s: stream ended: %v%s", c.jid, what, c.err, c.recentText())
-		case <-timer.C:
-			t.Fatalf("testenv: XMPP %s: expecting %s: timed out after %v%s", c.jid, what, ExpectTimeout, c.recentText())
-		}
+	e, err := c.XMPPClient.Expect(match, ExpectTimeout)
+	if err != nil {
+		t.Fatalf("testenv: expecting %s: %v", what, err)
 	}
+	return e
 }
 
 // ExpectClosed waits until the stream or connection ends, skipping any
 // stanzas, and fails after ExpectTimeout.
 func (c *XMPPClient) ExpectClosed(t testing.TB) {
 	t.Helper()
-	timer := time.NewTimer(ExpectTimeout)
-	defer timer.Stop()
-	for {
-		select {
-		case <-c.stanzas:
-		case <-c.dead:
-			return
-		case <-timer.C:
-			t.Fatalf("testenv: XMPP %s: expecting the stream to end: still open after %v%s", c.jid, ExpectTimeout, c.recentText())
-		}
+	if err := c.XMPPClient.ExpectClosed(ExpectTimeout); err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
-}
-
-// IsStanza returns a matcher for a top-level element with that local name
-// (message, presence, iq; "" for any) whose attributes have the given
-// values, given as name, value pairs: IsStanza("message", "type", "chat").
-func IsStanza(name string, attrs ...string) func(*Element) bool {
-	if len(attrs)%2 != 0 {
-		panic("testenv.IsStanza: attrs must be name, value pairs")
-	}
-	return func(e *Element) bool {
-		if name != "" && e.XMLName.Local != name {
-			return false
-		}
-		for i := 0; i < len(attrs); i += 2 {
-			if e.Attr(attrs[i]) != attrs[i+1] {
-				return false
-			}
-		}
-		return true
-	}
-}
-
-// Recent returns the last stanzas sent (->) and received (<-).
-func (c *XMPPClient) Recent() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.recent...)
-}
-
-func (c *XMPPClient) recentText() string {
-	r := c.Recent()
-	if len(r) == 0 {
-		return "\n(nothing seen)"
-	}
-	return "\nrecent stanzas:\n  " + strings.Join(r, "\n  ")
 }
 
 // Close ends the stream and the connection. It may be called more than
 // once.
-func (c *XMPPClient) Close() {
-	c.closeOne.Do(func() {
-		_ = c.writeString("</stream:stream>")
-		// Give the server a moment to close its side (it answers at once).
-		select {
-		case <-c.dead:
-		case <-time.After(2 * time.Second):
-		}
-		close(c.done)
-		_ = c.conn.Close()
-		<-c.dead
-	})
-}
-
-// registerIBR creates an account with XEP-0077 in-band registration
-// before authentication. conflict is true if the server says the
-// account exists.
-func registerIBR(addr, domain, user, password string) (conflict bool, err error) {
-	conn, err := net.DialTimeout("tcp", addr, dialTimeout)
-	if err != nil {
-		return false, err
-	}
-	defer conn.Close()
-	c := &XMPPClient{conn: conn, r: bufio.NewReader(conn)}
-	_ = conn.SetDeadline(time.Now().Add(ExpectTimeout))
-	features, err := c.openStream(domain)
-	if err != nil {
-		return false, err
-	}
-	if features.ChildNS("http://jabber.org/features/iq-register", "register") == nil {
-		return false, fmt.Errorf("in-band registration not offered: %s", features)
-	}
-	if err := c.writeString(fmt.Sprintf("<iq type='set' id='reg_1'><query xmlns='jabber:iq:register'><username>%s</username><password>%s</password></query></iq>",
-		xmlEscape(user), xmlEscape(password))); err != nil {
-		return false, err
-	}
-	var pending []*Element
-	iq, err := c.nextIQ("reg_1", &pending)
-	if err != nil {
-		return false, err
-	}
-	_ = c.writeString("</stream:stream>")
-	if iq.Attr("type") != "result" {
-		return iq.Find("error", "conflict") != nil, fmt.Errorf("in-band registration failed: %s", iq)
-	}
-	return false, nil
-}
+func (c *XMPPClient) Close() { _ = c.XMPPClient.Close() }

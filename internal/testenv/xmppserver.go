@@ -1,64 +1,31 @@
 package testenv
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"biboumi/internal/servers"
 )
 
 // XMPPServer is a running prosody or ejabberd with a client (c2s) listener
-// and a XEP-0114 component listener on loopback.
+// and a XEP-0114 component listener on loopback. Its fields (Kind,
+// Domain, C2SAddr, ComponentAddr, ComponentHost, ComponentPort, C2SPort,
+// Secret, Dir) and its methods without a testing.TB (JID, Running,
+// StartupTime, Logs, Dial) are those of the servers.XMPPServer it wraps.
 type XMPPServer struct {
-	Kind          string // "prosody" or "ejabberd"
-	Domain        string // client domain, "localhost"
-	C2SAddr       string // "127.0.0.1:port"
-	ComponentAddr string // "127.0.0.1:port"
-	ComponentHost string // e.g. "irc.localhost"
-	ComponentPort int
-	C2SPort       int
-	Secret        string // component password
-	Dir           string // config, data and logs
-
-	d       *daemon
-	ctlArgv []string // argv prefix for prosodyctl / ejabberdctl
-	cred    *syscall.Credential
-	env     []string
+	*servers.XMPPServer
 }
 
 // XMPPOptions configures an XMPP server. Zero values take the defaults.
-type XMPPOptions struct {
-	ComponentHost string // default "irc.localhost"
-	Secret        string // default "secret"
-}
+type XMPPOptions = servers.XMPPOptions
 
-func (o XMPPOptions) withDefaults() XMPPOptions {
-	if o.ComponentHost == "" {
-		o.ComponentHost = "irc.localhost"
-	}
-	if o.Secret == "" {
-		o.Secret = "secret"
+// xmppPorts makes the server pick its ports with serverPort, unless the
+// caller chose otherwise.
+func xmppPorts(o XMPPOptions) XMPPOptions {
+	if o.PickPort == nil {
+		o.PickPort = serverPort
 	}
 	return o
-}
-
-type xmppTemplateData struct {
-	Dir           string
-	Domain        string
-	C2SPort       int
-	ComponentPort int
-	ComponentHost string
-	Secret        string
-	Root          bool
-	Node          string
-	DistPort      int
 }
 
 // StartProsody starts a prosody 0.12 on free loopback ports, stopped by
@@ -66,65 +33,12 @@ type xmppTemplateData struct {
 func StartProsody(t testing.TB, o XMPPOptions) *XMPPServer {
 	t.Helper()
 	Require(t, "prosody", "prosodyctl")
-	s, err := newProsody(t.TempDir(), o)
+	s, err := servers.StartProsody(t.TempDir(), xmppPorts(o))
 	if err != nil {
-		t.Fatalf("%v", err)
+		fatalOrSkip(t, err)
 	}
-	t.Cleanup(func() { _ = s.d.kill() })
-	return s
-}
-
-func newProsody(dir string, o XMPPOptions) (*XMPPServer, error) {
-	o = o.withDefaults()
-	prosody, err := lookPath("prosody")
-	if err != nil {
-		return nil, err
-	}
-	prosodyctl, err := lookPath("prosodyctl")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
-		return nil, err
-	}
-	var lastErr error
-	for range startAttempts {
-		s := &XMPPServer{Kind: "prosody", Domain: "localhost", ComponentHost: o.ComponentHost, Secret: o.Secret, Dir: dir}
-		if s.C2SPort, err = serverPort(); err != nil {
-			return nil, err
-		}
-		if s.ComponentPort, err = serverPort(); err != nil {
-			return nil, err
-		}
-		s.C2SAddr, s.ComponentAddr = hostPort(s.C2SPort), hostPort(s.ComponentPort)
-		cfg := filepath.Join(dir, "prosody.cfg.lua")
-		data := xmppTemplateData{
-			Dir: dir, Domain: s.Domain, C2SPort: s.C2SPort, ComponentPort: s.ComponentPort,
-			ComponentHost: s.ComponentHost, Secret: s.Secret, Root: os.Geteuid() == 0,
-		}
-		if err := render("prosody.cfg.lua.tmpl", cfg, data); err != nil {
-			return nil, err
-		}
-		s.ctlArgv = []string{prosodyctl, "--config", cfg}
-		s.d = &daemon{
-			name:    "prosody",
-			dir:     dir,
-			argv:    []string{prosody, "--config", cfg, "-F"},
-			ready:   []string{s.C2SAddr, s.ComponentAddr},
-			timeout: 20 * time.Second,
-			logs:    []string{filepath.Join(dir, "prosody.log")},
-			// prosody keeps running when it cannot bind a port.
-			failOn: []string{"Failed to open server port", "Error loading config"},
-		}
-		lastErr = s.d.start()
-		if lastErr == nil {
-			return s, nil
-		}
-		if !addrInUse(lastErr) {
-			break
-		}
-	}
-	return nil, lastErr
+	t.Cleanup(func() { _ = s.Kill() })
+	return &XMPPServer{s}
 }
 
 // StartEjabberd starts an ejabberd 23.01 on free loopback ports, stopped
@@ -134,186 +48,20 @@ func newProsody(dir string, o XMPPOptions) (*XMPPServer, error) {
 func StartEjabberd(t testing.TB, o XMPPOptions) *XMPPServer {
 	t.Helper()
 	Require(t, "ejabberdctl", "erl")
-	cred, err := ejabberdCred()
-	if err != nil {
+	if err := servers.CheckEjabberd(); err != nil {
 		skipOrFatal(t, "testenv: %v", err)
 	}
-	dir, err := ejabberdDir()
+	dir, err := servers.EjabberdDir()
 	if err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("testenv: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	s, err := newEjabberd(dir, cred, o)
+	s, err := servers.StartEjabberd(dir, xmppPorts(o))
 	if err != nil {
-		t.Fatalf("%v", err)
+		fatalOrSkip(t, err)
 	}
-	t.Cleanup(func() { _ = s.d.kill() })
-	return s
-}
-
-// ejabberdCred returns the credentials of the ejabberd user. ejabberdctl
-// only runs as root or as that user; we start it as that user directly
-// (rather than letting it su from root) so that the node stays in our
-// process group.
-func ejabberdCred() (*syscall.Credential, error) {
-	u, err := user.Lookup("ejabberd")
-	if err != nil {
-		return nil, fmt.Errorf("ejabberd user: %w (is the ejabberd package installed?)", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if os.Geteuid() != 0 && os.Geteuid() != uid {
-		return nil, fmt.Errorf("ejabberd tests need to run as root or as the ejabberd user (euid %d)", os.Geteuid())
-	}
-	if os.Geteuid() == uid {
-		return nil, nil
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
-}
-
-// ejabberdDir makes a directory the ejabberd user can reach: t.TempDir()
-// is below a 0700 directory, so use a fresh 0755 directory in
-// os.TempDir(), or in /tmp if some parent of os.TempDir() is not
-// world-searchable.
-func ejabberdDir() (string, error) {
-	parent := os.TempDir()
-	if !worldSearchable(parent) {
-		parent = "/tmp"
-	}
-	dir, err := os.MkdirTemp(parent, "testenv-ejabberd-")
-	if err != nil {
-		return "", err
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", err
-	}
-	return dir, nil
-}
-
-// worldSearchable reports whether dir and all its parents have o+x.
-func worldSearchable(dir string) bool {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return false
-	}
-	for {
-		fi, err := os.Stat(dir)
-		if err != nil || fi.Mode().Perm()&0o001 == 0 {
-			return false
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return true
-		}
-		dir = parent
-	}
-}
-
-func ejabberdHome() string {
-	if u, err := user.Lookup("ejabberd"); err == nil && u.HomeDir != "" {
-		return u.HomeDir
-	}
-	return "/var/lib/ejabberd"
-}
-
-func newEjabberd(dir string, cred *syscall.Credential, o XMPPOptions) (*XMPPServer, error) {
-	o = o.withDefaults()
-	ctl, err := lookPath("ejabberdctl")
-	if err != nil {
-		return nil, err
-	}
-	for _, sub := range []string{"log", "db", "contrib"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return nil, err
-		}
-	}
-	home := ejabberdHome()
-	env := []string{"HOME=" + home, "USER=ejabberd", "LOGNAME=ejabberd"}
-	// One node name for the life of the spool: mnesia refuses a database
-	// created by another node name.
-	node := fmt.Sprintf("testenv%d_%d@localhost", os.Getpid(), nameSeq.Add(1))
-	var lastErr error
-	for attempt := range startAttempts {
-		if attempt > 0 {
-			// A failed start may have left a half-made mnesia spool.
-			if err := os.RemoveAll(filepath.Join(dir, "db")); err != nil {
-				return nil, err
-			}
-			if err := os.MkdirAll(filepath.Join(dir, "db"), 0o755); err != nil {
-				return nil, err
-			}
-		}
-		s := &XMPPServer{Kind: "ejabberd", Domain: "localhost", ComponentHost: o.ComponentHost, Secret: o.Secret, Dir: dir, cred: cred, env: env}
-		if s.C2SPort, err = serverPort(); err != nil {
-			return nil, err
-		}
-		if s.ComponentPort, err = serverPort(); err != nil {
-			return nil, err
-		}
-		distPort, err := serverPort()
-		if err != nil {
-			return nil, err
-		}
-		s.C2SAddr, s.ComponentAddr = hostPort(s.C2SPort), hostPort(s.ComponentPort)
-		data := xmppTemplateData{
-			Dir: dir, Domain: s.Domain, C2SPort: s.C2SPort, ComponentPort: s.ComponentPort,
-			ComponentHost: s.ComponentHost, Secret: s.Secret,
-			Node: node, DistPort: distPort,
-		}
-		for tmpl, file := range map[string]string{
-			"ejabberd.yml.tmpl":    "ejabberd.yml",
-			"ejabberdctl.cfg.tmpl": "ejabberdctl.cfg",
-			"inetrc.tmpl":          "inetrc",
-		} {
-			if err := render(tmpl, filepath.Join(dir, file), data); err != nil {
-				return nil, err
-			}
-		}
-		if cred != nil {
-			if err := chownR(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-				return nil, err
-			}
-		}
-		s.ctlArgv = []string{ctl,
-			"--config-dir", dir,
-			"--config", filepath.Join(dir, "ejabberd.yml"),
-			"--ctl-config", filepath.Join(dir, "ejabberdctl.cfg"),
-			"--logs", filepath.Join(dir, "log"),
-			"--spool", filepath.Join(dir, "db"),
-		}
-		s.d = &daemon{
-			name: "ejabberd",
-			dir:  dir,
-			// foreground, not start: the node is then our child, in our
-			// process group, and its output lands in the console log.
-			argv:     append(append([]string(nil), s.ctlArgv...), "foreground"),
-			env:      env,
-			cred:     cred,
-			ready:    []string{s.C2SAddr, s.ComponentAddr},
-			readyLog: "is started in the node",
-			timeout:  60 * time.Second,
-			logs:     []string{filepath.Join(dir, "log", "ejabberd.log"), filepath.Join(dir, "log", "error.log")},
-			failOn:   []string{"eaddrinuse", "Failed to start ejabberd", "Invalid value of option", "Unknown option", "init terminating"},
-			pidFile:  filepath.Join(dir, "ejabberd.pid"),
-		}
-		lastErr = s.d.start()
-		if lastErr == nil {
-			return s, nil
-		}
-		if !addrInUse(lastErr) {
-			break
-		}
-	}
-	return nil, lastErr
-}
-
-func chownR(dir string, uid, gid int) error {
-	return filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, uid, gid)
-	})
+	t.Cleanup(func() { _ = s.Kill() })
+	return &XMPPServer{s}
 }
 
 // AddUser creates an account user@Domain: with prosodyctl for prosody;
@@ -323,26 +71,16 @@ func chownR(dir string, uid, gid int) error {
 // in-band registration takes milliseconds.
 func (s *XMPPServer) AddUser(t testing.TB, user, password string) {
 	t.Helper()
-	if s.Kind == "ejabberd" {
-		conflict, err := registerIBR(s.C2SAddr, s.Domain, user, password)
-		if err == nil {
-			return
-		}
-		if conflict {
-			t.Fatalf("testenv: ejabberd: account %s@%s exists: %v", user, s.Domain, err)
-		}
-		t.Logf("testenv: ejabberd in-band registration of %s failed (%v); using ejabberdctl", user, err)
-	}
-	if err := s.ctlRegister(user, password); err != nil {
-		t.Fatalf("%v", err)
+	if err := s.XMPPServer.AddUser(user, password); err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
 }
 
 // AddUserCtl creates an account with prosodyctl / ejabberdctl register.
 func (s *XMPPServer) AddUserCtl(t testing.TB, user, password string) {
 	t.Helper()
-	if err := s.ctlRegister(user, password); err != nil {
-		t.Fatalf("%v", err)
+	if err := s.XMPPServer.AddUserCtl(user, password); err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
 }
 
@@ -350,33 +88,11 @@ func (s *XMPPServer) AddUserCtl(t testing.TB, user, password string) {
 // and returns its combined output.
 func (s *XMPPServer) Ctl(t testing.TB, args ...string) string {
 	t.Helper()
-	out, err := s.ctl(args...)
+	out, err := s.XMPPServer.Ctl(args...)
 	if err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("testenv: %v", err)
 	}
 	return out
-}
-
-func (s *XMPPServer) ctlRegister(user, password string) error {
-	_, err := s.ctl("register", user, s.Domain, password)
-	return err
-}
-
-func (s *XMPPServer) ctl(args ...string) (string, error) {
-	argv := append(append([]string(nil), s.ctlArgv...), args...)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = s.Dir
-	cmd.Env = append(os.Environ(), s.env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.cred}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("testenv: %s: %v\n%s", strings.Join(argv, " "), err, out)
-	}
-	return string(out), nil
 }
 
 // NewUser creates a fresh account named prefix plus a unique suffix and
@@ -384,29 +100,27 @@ func (s *XMPPServer) ctl(args ...string) (string, error) {
 // names must not collide between tests.
 func (s *XMPPServer) NewUser(t testing.TB, prefix string) (user, password string) {
 	t.Helper()
-	user = uniqueName(strings.ToLower(prefix))
-	password = "pw-" + user
-	s.AddUser(t, user, password)
+	user, password, err := s.XMPPServer.NewUser(prefix)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
 	return user, password
 }
-
-// JID returns user@Domain.
-func (s *XMPPServer) JID(user string) string { return user + "@" + s.Domain }
 
 // Stop shuts the server down gracefully (SIGTERM: sessions get a
 // system-shutdown stream error) and waits for it to exit.
 func (s *XMPPServer) Stop(t testing.TB) {
 	t.Helper()
-	if err := s.d.stop(); err != nil {
-		t.Logf("%v", err)
+	if err := s.XMPPServer.Stop(); err != nil {
+		t.Logf("testenv: %v", err)
 	}
 }
 
 // Kill SIGKILLs the server (a crash: connections just drop).
 func (s *XMPPServer) Kill(t testing.TB) {
 	t.Helper()
-	if err := s.d.kill(); err != nil {
-		t.Logf("%v", err)
+	if err := s.XMPPServer.Kill(); err != nil {
+		t.Logf("testenv: %v", err)
 	}
 }
 
@@ -414,8 +128,8 @@ func (s *XMPPServer) Kill(t testing.TB) {
 // the same accounts.
 func (s *XMPPServer) Start(t testing.TB) {
 	t.Helper()
-	if err := s.d.start(); err != nil {
-		t.Fatalf("testenv: start %s again: %v", s.Kind, err)
+	if err := s.XMPPServer.Start(); err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
 }
 
@@ -424,21 +138,7 @@ func (s *XMPPServer) Start(t testing.TB) {
 func (s *XMPPServer) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop(t)
-	if err := s.d.start(); err != nil {
-		t.Fatalf("testenv: restart %s: %v", s.Kind, err)
+	if err := s.XMPPServer.Restart(); err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
 }
-
-// Running reports whether the server process is alive.
-func (s *XMPPServer) Running() bool { return s.d.running() }
-
-// StartupTime is how long the last (re)start took until the server was
-// ready.
-func (s *XMPPServer) StartupTime() time.Duration {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	return s.d.startupTime
-}
-
-// Logs returns the tail of the server's logs, for failure messages.
-func (s *XMPPServer) Logs() string { return s.d.logTail() }
