@@ -30,6 +30,13 @@ func (g *Gateway) answerStateless(iq IQ) (reply IQ, ok bool) {
 	if err != nil {
 		return iq.Fail(err.(stanza.Error)), true
 	}
+	if p, ok := iq.Payload.(*DiscoItems); ok && p.Node == NSCommands {
+		switch addr.Kind {
+		case KindGateway, KindServer, KindChannel:
+			return iq.Result(&DiscoItems{Node: NSCommands, Items: g.commandItems(iq.To.Bare(), addr.Kind, iq.From)}), true
+		}
+		return iq.Fail(newError(stanza.Cancel, stanza.FeatureNotImplemented, "")), true
+	}
 	if addr.Kind != KindGateway && addr.Kind != KindServer {
 		return IQ{}, false
 	}

@@ -2,8 +2,10 @@ package ircbridge
 
 import (
 	"context"
+	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"biboumi/store"
 
@@ -26,17 +28,74 @@ type Gateway struct {
 	ctx    context.Context // root of every session; cancelled by Shutdown's deadline
 	cancel context.CancelFunc
 
+	// reloads carries the admin "reload" command to the program, which
+	// owns the configuration file (see ReloadRequests).
+	reloads chan struct{}
+
 	mu       sync.Mutex
 	sessions map[string]*Session // by bare JID
 	closing  bool
 	wg       sync.WaitGroup
 }
 
+// ReloadRequests delivers a value each time an admin runs the "reload"
+// ad-hoc command; the program re-reads its configuration and calls
+// SetConfig, as on SIGHUP.
+func (g *Gateway) ReloadRequests() <-chan struct{} { return g.reloads }
+
+// users returns the bare JIDs that have a session, sorted.
+func (g *Gateway) users() []jid.JID {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	keys := make([]string, 0, len(g.sessions))
+	for k := range g.sessions {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]jid.JID, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, g.sessions[k].owner)
+	}
+	return out
+}
+
+// serversOf returns the IRC servers the user is connected to, as last
+// published by its session.
+func (g *Gateway) serversOf(user jid.JID) []string {
+	g.mu.Lock()
+	s := g.sessions[user.Bare().String()]
+	g.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	if p := s.published.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// disconnect asks the session of user to end its connections to servers
+// (nil: all). It reports whether the user had a session.
+func (g *Gateway) disconnect(user jid.JID, servers []string, msg string, drop bool) bool {
+	g.mu.Lock()
+	s := g.sessions[user.Bare().String()]
+	g.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	select {
+	case s.control <- evDisconnect{servers: servers, msg: msg, drop: drop}:
+		return true
+	case <-time.After(time.Second):
+		return false
+	}
+}
+
 // New returns a Gateway that sends its stanzas through out and keeps its
 // archive and per-user options in st (which may be nil: nothing is
 // archived, and every user has the default options).
 func New(cfg Config, out Sender, st store.Store) *Gateway {
-	g := &Gateway{out: out, store: st, sessions: make(map[string]*Session)}
+	g := &Gateway{out: out, store: st, sessions: make(map[string]*Session), reloads: make(chan struct{}, 1)}
 	if st != nil {
 		g.arch = newArchiver(st, cfg.withDefaults().Logger.With("part", "archive"))
 	}

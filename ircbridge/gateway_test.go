@@ -308,12 +308,3 @@ func TestGatewayDisco(t *testing.T) {
 	})
 	h.rec.expect(t, "iq", `id="u1"`, `type="error"`, "cancel/feature-not-implemented")
 }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

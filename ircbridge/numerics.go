@@ -53,8 +53,16 @@ func (s *Session) onNumeric(srv *ircServer, m ircmsg.Message) {
 	switch m.Command {
 	case "005":
 		srv.isupport = srv.conn.ISupport()
-	case "001", "004", "321", "322", "323", "333", "PONG", "CAP", "PING", "ERROR":
+	case "001", "004", "321", "333", "PONG", "CAP", "PING", "ERROR":
 		return
+	case "322":
+		s.onListItem(srv, text(0))
+	case "323":
+		s.onListEnd(srv)
+	case "263", "416":
+		if !s.onListError(srv, text(len(args)-1)) {
+			s.gatewayMessage(srv, m.Source, strings.Join(args, " "))
+		}
 	case "002", "003":
 		s.gatewayMessage(srv, m.Source, strings.Join(args, " "))
 	case "331":

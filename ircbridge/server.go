@@ -5,6 +5,8 @@ import (
 
 	"biboumi/ircbridge/ircclient"
 
+	"golang.org/x/time/rate"
+
 	"mellium.im/xmpp/jid"
 )
 
@@ -22,6 +24,12 @@ type ircServer struct {
 	// gateway messages about it.
 	resources map[string]jid.JID
 	motd      []string
+	// afterConnect are raw lines sent after 001, before the joins.
+	afterConnect []string
+	// limiter throttles the lines sent for the user (nil: unthrottled).
+	limiter *rate.Limiter
+	// list caches the channel list (LIST replies).
+	list channelList
 	// partners are the casefolded nicks the user sent private messages to:
 	// their notices are delivered as private messages (reference §5.8).
 	partners map[string]bool

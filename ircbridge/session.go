@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"biboumi/ircbridge/ircclient"
@@ -23,6 +25,13 @@ type (
 	evPresence struct{ p Presence }
 	evIQ       struct{ iq IQ }
 )
+
+// evDisconnect comes from an admin command or another user's session.
+type evDisconnect struct {
+	servers []string
+	msg     string
+	drop    bool
+}
 
 func (evMessage) isEvent()  {}
 func (evPresence) isEvent() {}
@@ -43,7 +52,11 @@ type Session struct {
 	events   chan event
 	irc      chan ircclient.Event
 	shutdown chan struct{}
-	log      *slog.Logger
+	control  chan evDisconnect // from admin commands
+	// published is the list of connected servers, for admin commands run
+	// in other sessions.
+	published atomic.Pointer[[]string]
+	log       *slog.Logger
 
 	cfg     *Config // snapshot for the event being handled
 	servers map[string]*ircServer
@@ -54,6 +67,8 @@ type Session struct {
 	ticker   *time.Ticker // runs while requests are pending
 	// global caches the user's global options (nil until first read).
 	global *store.GlobalOptions
+	adhoc  map[string]*adhocSession // by adhocKey
+	roster map[string]bool          // subscribed gateway/server JIDs (nil until read)
 }
 
 func newSession(g *Gateway, owner jid.JID) *Session {
@@ -68,6 +83,8 @@ func newSession(g *Gateway, owner jid.JID) *Session {
 		events:   make(chan event, cfg.QueueSize),
 		irc:      make(chan ircclient.Event, 64),
 		shutdown: make(chan struct{}, 1),
+		control:  make(chan evDisconnect),
+		adhoc:    make(map[string]*adhocSession),
 		log:      cfg.Logger.With("user", owner.String()),
 		servers:  make(map[string]*ircServer),
 		retiring: make(map[*ircclient.Conn]*ircServer),
@@ -89,23 +106,26 @@ func (s *Session) run() {
 		}
 		select {
 		case now := <-tick:
-			s.safely(func() { s.expirePending(now) })
+			s.safely(func() { s.expirePending(now); s.expireAdhoc(now) })
 		case ev := <-s.events:
 			s.safely(func() { s.handleEvent(ev) })
 		case ev := <-s.irc:
 			s.safely(func() { s.handleIRC(ev) })
 		case <-s.shutdown:
 			s.safely(s.handleShutdown)
+		case ev := <-s.control:
+			s.safely(func() { s.disconnect(ev.servers, ev.msg, ev.drop) })
 		case <-s.ctx.Done():
 			return
 		}
+		idle := s.pending.empty() && len(s.adhoc) == 0
 		switch {
-		case s.pending.empty():
+		case idle:
 			s.stopTicker()
 		case s.ticker == nil:
 			s.ticker = time.NewTicker(time.Second)
 		}
-		if len(s.servers) == 0 && len(s.retiring) == 0 && s.g.retire(s) {
+		if idle && len(s.servers) == 0 && len(s.retiring) == 0 && s.g.retire(s) {
 			return
 		}
 	}
@@ -154,6 +174,8 @@ func (s *Session) handleEvent(ev event) {
 		s.handlePresence(ev.p)
 	case evIQ:
 		s.handleIQ(ev.iq)
+	case evRejoin:
+		s.rejoin(ev)
 	}
 }
 
@@ -161,6 +183,16 @@ func (s *Session) handleShutdown() {
 	for _, srv := range s.servers {
 		srv.conn.Quit("Gateway shutdown")
 	}
+}
+
+// publishServers updates the list of connected servers other sessions see.
+func (s *Session) publishServers() {
+	names := make([]string, 0, len(s.servers))
+	for name := range s.servers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	s.published.Store(&names)
 }
 
 // quit sends QUIT on srv's connection and moves it out of the way: its
@@ -171,6 +203,7 @@ func (s *Session) quit(srv *ircServer, reason string) {
 		delete(s.servers, srv.name)
 	}
 	s.retiring[srv.conn] = srv
+	s.publishServers()
 }
 
 func (s *Session) mapper() Mapper {

@@ -36,6 +36,14 @@ func (s *Session) answerIQ(iq IQ, addr Address) (IQ, bool) {
 		return s.adminRequest(iq, addr, p), true
 	case *MAMQuery:
 		return s.mamQuery(iq, addr, p), true
+	case *Command:
+		return s.handleCommand(iq, addr, p), true
+	case *MUCQuery:
+		return s.mucOwner(iq, addr, p), true
+	case *DiscoItems:
+		if iq.Type == stanza.GetIQ && p.Node == "" && addr.Kind == KindServer {
+			return s.listChannels(iq, addr, p), true
+		}
 	case *DiscoInfo:
 		if iq.Type != stanza.GetIQ || addr.Kind != KindChannel {
 			return IQ{}, false

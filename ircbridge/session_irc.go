@@ -49,6 +49,12 @@ func (s *Session) registered(srv *ircServer, ev ircclient.Registered) {
 	srv.registered = true
 	srv.nick = ev.Nick
 	srv.isupport = ev.ISupport
+	s.serverPresence(srv, true)
+	for _, line := range srv.afterConnect {
+		if err := srv.conn.SendRaw(line); err != nil {
+			s.log.Warn("after-connect command not sent", "server", srv.name, "err", err)
+		}
+	}
 	for _, r := range srv.rooms {
 		if r.state == roomJoining {
 			s.sendJoin(srv, r)
@@ -73,6 +79,12 @@ func (s *Session) closed(srv *ircServer, ev ircclient.Closed) {
 			s.send(Presence{From: r.occupantJID(srv.nick), To: res, Type: stanza.ErrorPresence, MUC: &MUCJoin{}, Error: &e})
 		}
 	}
+	if srv.registered {
+		s.serverPresence(srv, false)
+	}
+	for _, iq := range srv.list.waiters {
+		s.send(iq.Fail(notConnected(srv.name)))
+	}
 	var serr *ircclient.ServerError
 	switch {
 	case errors.As(ev.Err, &serr):
@@ -85,6 +97,7 @@ func (s *Session) closed(srv *ircServer, ev ircclient.Closed) {
 	}
 	delete(s.retiring, srv.conn)
 	s.dropPendingFor(srv.name)
+	s.publishServers()
 }
 
 func (s *Session) handleLine(srv *ircServer, m ircmsg.Message) {

@@ -24,10 +24,14 @@ func (s *Session) handlePresence(p Presence) {
 		}
 		return
 	}
+	if addr.Kind == KindGateway || addr.Kind == KindServer {
+		s.rosterPresence(p, addr)
+		return
+	}
 	switch p.Type {
 	case "":
 		if addr.Kind != KindParticipant && addr.Kind != KindChannel {
-			return // presence to the gateway or a server: roster, later
+			return
 		}
 		if p.MUC != nil {
 			s.join(p, addr)
@@ -95,31 +99,6 @@ func (s *Session) sendJoin(srv *ircServer, r *room) {
 	s.ircSend(srv, ircmsg.MakeMessage(nil, "", "JOIN", params...))
 }
 
-// connect starts the IRC connection of this user to server.
-func (s *Session) connect(server, nick string) *ircServer {
-	srv := newIRCServer(server, nick)
-	user, real := s.realIdentity(nick)
-	srv.conn = ircclient.Dial(s.ctx, ircclient.Config{
-		Server:       server,
-		TLSPorts:     s.cfg.TLSPorts,
-		Ports:        s.cfg.Ports,
-		TLSConfig:    s.cfg.TLS,
-		DialTimeout:  s.cfg.DialTimeout,
-		LocalAddr:    s.cfg.OutgoingBind,
-		Nick:         nick,
-		Username:     user,
-		Realname:     real,
-		Hostname:     s.owner.Domainpart(),
-		WantCaps:     []string{"multi-prefix"},
-		Fallback:     s.cfg.Encoding,
-		PingInterval: s.cfg.PingInterval,
-		Logger:       s.log.With("server", server),
-		Events:       s.irc,
-	})
-	s.servers[server] = srv
-	return srv
-}
-
 func (s *Session) ircSend(srv *ircServer, m ircmsg.Message) {
 	if err := srv.conn.Send(m); err != nil {
 		s.log.Warn("IRC line not sent", "server", srv.name, "command", m.Command, "err", err)
@@ -163,6 +142,12 @@ func (s *Session) leave(res jid.JID, addr Address, status string) {
 	delete(r.resources, k)
 	if n := len(r.resources); n > 0 {
 		s.sendSelfUnavailable(r, res, Presence{Status: plural(n)})
+		srv.dropResource(res)
+		return
+	}
+	if r.state == roomJoined && s.persistent(r) {
+		// Stay on IRC (and keep archiving); only the client leaves.
+		s.sendSelfUnavailable(r, res, Presence{Status: status})
 		srv.dropResource(res)
 		return
 	}

@@ -64,8 +64,14 @@ func (d *daemon) run(ctx context.Context) error {
 	go func() { linkErr <- link.Run(linkCtx) }()
 
 	log.Info("starting", "hostname", d.cfg.Hostname.String(), "xmpp_server", d.cfg.ComponentAddr())
+	ready := link.Ready()
 	for {
 		select {
+		case <-ready:
+			ready = nil
+			d.afterConnect(ctx, gw)
+		case <-gw.ReloadRequests():
+			d.doReload(gw)
 		case err := <-linkErr:
 			// Run only returns early when the first connection failed.
 			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -91,6 +97,23 @@ func (d *daemon) run(ctx context.Context) error {
 			<-linkErr
 			return nil
 		}
+	}
+}
+
+// afterConnect runs once the component is first connected: presence
+// probes to the stored subscribers, and the persistent channels joined
+// again.
+func (d *daemon) afterConnect(ctx context.Context, gw *ircbridge.Gateway) {
+	log := d.logs.Logger()
+	if n, err := gw.ProbeRoster(ctx); err != nil {
+		log.Error("reading the roster for start-up probes", "err", err)
+	} else if n > 0 {
+		log.Info("presence probes sent", "contacts", n)
+	}
+	if n, err := gw.RejoinPersistent(ctx); err != nil {
+		log.Error("reading persistent channels", "err", err)
+	} else if n > 0 {
+		log.Info("rejoining persistent channels", "channels", n)
 	}
 }
 

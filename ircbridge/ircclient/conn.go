@@ -63,6 +63,8 @@ type Conn struct {
 	cause     error // Closed.Err
 	causeText string
 	netConn   net.Conn
+	encrypted bool      // netConn is TLS
+	connected time.Time // when netConn was established
 	nick      string
 	caps      []string // acknowledged capabilities, sorted
 }
@@ -119,7 +121,7 @@ func (c *Conn) run(cfgErr error) {
 		return
 	}
 	c.mu.Lock()
-	c.netConn = nc
+	c.netConn, c.encrypted, c.connected = nc, encrypted, time.Now()
 	c.mu.Unlock()
 	if encrypted {
 		c.emit(Progress{Conn: c, Text: "Connected to IRC server (encrypted)."})
@@ -431,6 +433,14 @@ func (c *Conn) RemoteAddr() net.Addr {
 		return nil
 	}
 	return c.netConn.RemoteAddr()
+}
+
+// Encrypted reports whether the connection uses TLS, and since when it is
+// established (the zero time before that).
+func (c *Conn) Encrypted() (tls bool, since time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.encrypted, c.connected
 }
 
 func (c *Conn) setNick(nick string) {

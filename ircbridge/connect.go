@@ -1,0 +1,179 @@
+package ircbridge
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"biboumi/ircbridge/ircclient"
+	"biboumi/store"
+
+	"golang.org/x/time/rate"
+)
+
+// This file opens a user's IRC connection with the user's per-server
+// settings (reference §5.11 server form; §6.1).
+
+// effectiveServerOptions returns the user's options for server, with the
+// gateway's default ports when the user never saved any.
+func (s *Session) effectiveServerOptions(server string) store.ServerOptions {
+	o := store.DefaultServerOptions(s.owner, server)
+	o.Ports, o.TLSPorts = s.cfg.Ports, s.cfg.TLSPorts
+	st := s.g.store
+	if st == nil {
+		return o
+	}
+	ctx, cancel := s.storeCtx()
+	got, err := st.ServerOptions(ctx, s.owner, server)
+	cancel()
+	if err != nil {
+		s.log.Error("reading server options", "server", server, "err", err)
+		return o
+	}
+	if !got.Stored {
+		return o
+	}
+	return got
+}
+
+// serverOptions is effectiveServerOptions, for the forms.
+func (s *Session) serverOptions(server string) store.ServerOptions {
+	return s.effectiveServerOptions(server)
+}
+
+// connect starts the IRC connection of this user to server. nick is the
+// nick of the join; the server's "nick" setting wins over it.
+func (s *Session) connect(server, nick string) *ircServer {
+	o := s.effectiveServerOptions(server)
+	if o.Nick != "" {
+		nick = o.Nick
+	}
+	srv := newIRCServer(server, nick)
+	srv.afterConnect = o.AfterConnectCommands
+	user, real := s.realIdentity(nick)
+	if s.cfg.RealnameCustomization {
+		if o.Username != "" {
+			user = strings.ReplaceAll(o.Username, " ", "_")
+		}
+		if o.Realname != "" {
+			real = o.Realname
+		}
+	}
+	enc := s.cfg.Encoding
+	if o.EncodingIn != "" {
+		enc = o.EncodingIn
+	}
+	srv.limiter = newThrottle(o.ThrottleLimit)
+	cfg := ircclient.Config{
+		Server:       server,
+		Address:      o.Address,
+		TLSPorts:     o.TLSPorts,
+		Ports:        o.Ports,
+		TLSConfig:    tlsConfigFor(s.cfg.TLS, o),
+		DialTimeout:  s.cfg.DialTimeout,
+		LocalAddr:    s.cfg.OutgoingBind,
+		Nick:         nick,
+		Username:     user,
+		Realname:     real,
+		Password:     o.Pass,
+		Hostname:     s.owner.Domainpart(),
+		WantCaps:     []string{"multi-prefix"},
+		Fallback:     enc,
+		PingInterval: s.cfg.PingInterval,
+		Logger:       s.log.With("server", server),
+		Events:       s.irc,
+	}
+	if srv.limiter != nil {
+		cfg.Limiter = srv.limiter
+	}
+	if s.cfg.FixedServer != "" {
+		cfg.Address = "" // users cannot escape the fixed server
+	}
+	srv.conn = ircclient.Dial(s.ctx, cfg)
+	s.servers[server] = srv
+	s.publishServers()
+	return srv
+}
+
+// newThrottle returns the token bucket of Biboumi's throttle_limit: limit
+// tokens, one more each second; nil (unthrottled) for a negative limit.
+func newThrottle(limit int) *rate.Limiter {
+	if limit < 0 {
+		return nil
+	}
+	burst := limit
+	if burst == 0 {
+		burst = 1 // 0 means every line waits its second
+	}
+	return rate.NewLimiter(rate.Every(time.Second), burst)
+}
+
+// applyThrottle changes the throttle of an open connection.
+func (srv *ircServer) applyThrottle(limit int) {
+	if srv.limiter == nil || limit < 0 {
+		return // unthrottled connections stay so until they reconnect
+	}
+	if limit == 0 {
+		limit = 1
+	}
+	srv.limiter.SetBurst(limit)
+}
+
+// tlsConfigFor builds the TLS configuration of a connection from the
+// gateway's (ca_file) and the user's verify_cert and fingerprint.
+func tlsConfigFor(base *tls.Config, o store.ServerOptions) *tls.Config {
+	if o.VerifyCert && o.Fingerprint == "" {
+		return base
+	}
+	var c *tls.Config
+	if base != nil {
+		c = base.Clone()
+	} else {
+		c = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	c.InsecureSkipVerify = true // we verify below, or not at all (verify_cert=false)
+	if o.Fingerprint == "" {
+		return c
+	}
+	want := strings.ToLower(strings.ReplaceAll(o.Fingerprint, ":", ""))
+	roots := c.RootCAs
+	verify := o.VerifyCert
+	c.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("no certificate")
+		}
+		leaf := cs.PeerCertificates[0]
+		var got string
+		if len(want) == 2*sha1.Size {
+			sum := sha1.Sum(leaf.Raw)
+			got = hex.EncodeToString(sum[:])
+		} else {
+			sum := sha256.Sum256(leaf.Raw)
+			got = hex.EncodeToString(sum[:])
+		}
+		if got == want {
+			if err := leaf.VerifyHostname(cs.ServerName); err != nil && verify {
+				return err
+			}
+			return nil // a pinned certificate is trusted even if no CA signed it
+		}
+		if !verify {
+			return nil
+		}
+		inter := x509.NewCertPool()
+		for _, ic := range cs.PeerCertificates[1:] {
+			inter.AddCert(ic)
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: cs.ServerName, Roots: roots, Intermediates: inter}); err != nil {
+			return fmt.Errorf("certificate fingerprint mismatch and %w", err)
+		}
+		return nil
+	}
+	return c
+}
