@@ -87,6 +87,12 @@ func decodeHeader(el *element) header {
 func (h *header) isError() bool { return h.typ == "error" }
 
 func decodeMessage(el *element, h *header, maxBody int) (ircbridge.Message, *badStanza) {
+	return decodeMessageFwd(el, h, maxBody, false)
+}
+
+// decodeMessageFwd decodes a message; forwarded is true for the message
+// inside a XEP-0313 result, which may not hold another result.
+func decodeMessageFwd(el *element, h *header, maxBody int, forwarded bool) (ircbridge.Message, *badStanza) {
 	m := ircbridge.Message{From: h.from, To: h.to, ID: h.id}
 	switch stanza.MessageType(h.typ) {
 	case "":
@@ -141,6 +147,10 @@ func decodeMessage(el *element, h *header, maxBody int) (ircbridge.Message, *bad
 				}
 				m.MUCUser = u
 			}
+		case ircbridge.NSMAM:
+			if c.name.Local == "result" && m.MAMResult == nil && !forwarded {
+				m.MAMResult = decodeMAMResult(c, maxBody)
+			}
 		}
 	}
 	if body.el != nil {
@@ -157,6 +167,41 @@ func decodeMessage(el *element, h *header, maxBody int) (ircbridge.Message, *bad
 		m.Error = defaultError()
 	}
 	return m, nil
+}
+
+// decodeMAMResult reads a XEP-0313 <result/> (the gateway only sends
+// them; this is for tests and tools). It is lenient: a result whose
+// forwarded message cannot be decoded is dropped (nil).
+func decodeMAMResult(c *element, maxBody int) *ircbridge.MAMResult {
+	r := &ircbridge.MAMResult{}
+	r.QueryID, _ = c.get("queryid")
+	r.ID, _ = c.get("id")
+	fw := c.child(nsForward, "forwarded")
+	if fw == nil {
+		return nil
+	}
+	if d := fw.child(ircbridge.NSDelay, "delay"); d != nil {
+		if dl := decodeDelay(d); dl != nil {
+			r.Stamp = dl.Stamp
+		}
+	}
+	var inner *element
+	for _, cc := range fw.children {
+		if cc.name.Local == "message" && (cc.name.Space == nsClient || cc.name.Space == nsAccept || cc.name.Space == nsServer) {
+			inner = cc
+			break
+		}
+	}
+	if inner == nil {
+		return nil
+	}
+	h := decodeHeader(inner)
+	m, bad := decodeMessageFwd(inner, &h, maxBody, true)
+	if bad != nil {
+		return nil
+	}
+	r.Message = m
+	return r
 }
 
 // pick chooses among repeated human-readable children (body, subject,
@@ -539,6 +584,18 @@ func decodePayload(c *element) (ircbridge.Payload, *badStanza) {
 			}
 		}
 		return v, nil
+	case c.name.Space == ircbridge.NSMUCOwner && c.name.Local == "query":
+		q := &ircbridge.MUCQuery{}
+		if x := c.child(ircbridge.NSDataForms, "x"); x != nil {
+			q.Form = decodeForm(x)
+		}
+		return q, nil
+	case c.name.Space == ircbridge.NSMAM && c.name.Local == "query":
+		return decodeMAMQuery(c)
+	case c.name.Space == ircbridge.NSMAM && c.name.Local == "fin":
+		return decodeMAMFin(c)
+	case c.name.Space == ircbridge.NSCommands && c.name.Local == "command":
+		return decodeCommand(c)
 	case c.name.Space == ircbridge.NSMUCAdmin && c.name.Local == "query":
 		a := &ircbridge.MUCAdmin{}
 		for _, cc := range c.children {
@@ -578,7 +635,10 @@ func decodeDiscoInfo(c *element) (ircbridge.Payload, *badStanza) {
 	return d, nil
 }
 
-// decodeForm reads a XEP-0004 data form.
+// decodeForm reads a XEP-0004 data form. It is lenient: forms are mostly
+// passed on, and submitted forms usually carry neither field types nor
+// labels (every value is kept as a string). Several <instructions/> are
+// joined with newlines.
 func decodeForm(c *element) *ircbridge.Form {
 	f := &ircbridge.Form{}
 	f.Type, _ = c.get("type")
@@ -589,20 +649,196 @@ func decodeForm(c *element) *ircbridge.Form {
 		switch cc.name.Local {
 		case "title":
 			f.Title = cc.text
-		case "field":
-			var fd ircbridge.FormField
-			fd.Var, _ = cc.get("var")
-			fd.Type, _ = cc.get("type")
-			fd.Label, _ = cc.get("label")
-			for _, v := range cc.children {
-				if v.name.Space == ircbridge.NSDataForms && v.name.Local == "value" {
-					fd.Values = append(fd.Values, v.text)
-				}
+		case "instructions":
+			if f.Instructions != "" {
+				f.Instructions += "\n"
 			}
-			f.Fields = append(f.Fields, fd)
+			f.Instructions += cc.text
+		case "field":
+			f.Fields = append(f.Fields, decodeFormField(cc))
 		}
 	}
 	return f
+}
+
+func decodeFormField(c *element) ircbridge.FormField {
+	var fd ircbridge.FormField
+	fd.Var, _ = c.get("var")
+	fd.Type, _ = c.get("type")
+	fd.Label, _ = c.get("label")
+	for _, v := range c.children {
+		if v.name.Space != ircbridge.NSDataForms {
+			continue
+		}
+		switch v.name.Local {
+		case "value":
+			fd.Values = append(fd.Values, v.text)
+		case "desc":
+			fd.Desc = v.text
+		case "required":
+			fd.Required = true
+		case "option":
+			var o ircbridge.FormOption
+			o.Label, _ = v.get("label")
+			if ov := v.child(ircbridge.NSDataForms, "value"); ov != nil {
+				o.Value = ov.text
+			}
+			fd.Options = append(fd.Options, o)
+		}
+	}
+	return fd
+}
+
+// firstValue returns the first value of a field, "" if it has none.
+func firstValue(fd *ircbridge.FormField) string {
+	if len(fd.Values) == 0 {
+		return ""
+	}
+	return fd.Values[0]
+}
+
+// decodeMAMQuery reads a XEP-0313 <query xmlns='urn:xmpp:mam:2'/>: the
+// filters of its data form (with the urn:xmpp:mam:2#extended fields) and
+// its RSM set. Both are optional: an empty query asks for everything (and,
+// in an iq get, for the query form). A form of type 'form' is the query
+// form itself (the answer to a get) and is kept in Form.
+func decodeMAMQuery(c *element) (ircbridge.Payload, *badStanza) {
+	q := &ircbridge.MAMQuery{}
+	q.QueryID, _ = c.get("queryid")
+	seenForm := false
+	for _, cc := range c.children {
+		switch {
+		case cc.name.Space == ircbridge.NSDataForms && cc.name.Local == "x":
+			if seenForm {
+				continue // only the first form counts
+			}
+			seenForm = true
+			f := decodeForm(cc)
+			if bad := mamFilters(q, f); bad != nil {
+				return nil, bad
+			}
+			if f.Type == "form" {
+				q.Form = f
+			}
+		case cc.name.Space == ircbridge.NSRSM && cc.name.Local == "set" && q.RSM == nil:
+			r, bad := decodeRSM(cc)
+			if bad != nil {
+				return nil, bad
+			}
+			q.RSM = r
+		}
+	}
+	return q, nil
+}
+
+// mamFilters copies the filter fields of a MAM query form into q. Empty
+// values mean "no filter"; unknown fields are ignored, as Biboumi does.
+func mamFilters(q *ircbridge.MAMQuery, f *ircbridge.Form) *badStanza {
+	if ft := f.Field("FORM_TYPE"); ft != nil {
+		switch v := firstValue(ft); v {
+		case "", ircbridge.NSMAM, nsMAMExtended:
+		default:
+			return badRequest("unsupported FORM_TYPE %q in the MAM query form", truncate(v, 100))
+		}
+	}
+	for i := range f.Fields {
+		fd := &f.Fields[i]
+		switch fd.Var {
+		case "start", "end":
+			v := firstValue(fd)
+			if v == "" {
+				continue
+			}
+			t, err := parseStamp(v)
+			if err != nil {
+				return badRequest("invalid '%s' field in the MAM query form: %q is not a XEP-0082 DateTime", fd.Var, truncate(v, 50))
+			}
+			if fd.Var == "start" {
+				q.Start = t
+			} else {
+				q.End = t
+			}
+		case "with":
+			q.With = firstValue(fd)
+		case "before-id":
+			q.BeforeID = firstValue(fd)
+		case "after-id":
+			q.AfterID = firstValue(fd)
+		case "ids":
+			for _, v := range fd.Values {
+				if v != "" {
+					q.IDs = append(q.IDs, v)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// decodeMAMFin reads a XEP-0313 <fin/>.
+func decodeMAMFin(c *element) (ircbridge.Payload, *badStanza) {
+	f := &ircbridge.MAMFin{}
+	if v, _ := c.get("complete"); v == "true" || v == "1" {
+		f.Complete = true
+	}
+	if s := c.child(ircbridge.NSRSM, "set"); s != nil {
+		r, bad := decodeRSM(s)
+		if bad != nil {
+			return nil, bad
+		}
+		f.RSM = r
+	}
+	return f, nil
+}
+
+// decodeCommand reads a XEP-0050 <command/>: a request (node, sessionid,
+// action, a submitted form) or an answer (status, actions, notes, form).
+func decodeCommand(c *element) (ircbridge.Payload, *badStanza) {
+	cmd := &ircbridge.Command{}
+	cmd.Node, _ = c.get("node")
+	cmd.SessionID, _ = c.get("sessionid")
+	cmd.Status, _ = c.get("status")
+	if a, ok := c.get("action"); ok {
+		switch a {
+		case "execute", "next", "prev", "complete", "cancel":
+			cmd.Action = a
+		default:
+			return nil, badRequest("invalid action %q in <command/>", truncate(a, 50))
+		}
+	}
+	for _, cc := range c.children {
+		switch {
+		case cc.name.Space == ircbridge.NSCommands && cc.name.Local == "actions":
+			if cmd.Actions != nil {
+				continue
+			}
+			def, _ := cc.get("execute")
+			if isCommandAction(def) {
+				cmd.Actions = append(cmd.Actions, def)
+			}
+			for _, a := range cc.children {
+				if a.name.Space == ircbridge.NSCommands && isCommandAction(a.name.Local) && a.name.Local != def {
+					cmd.Actions = append(cmd.Actions, a.name.Local)
+				}
+			}
+		case cc.name.Space == ircbridge.NSCommands && cc.name.Local == "note":
+			n := ircbridge.Note{Text: cc.text}
+			n.Type, _ = cc.get("type")
+			if n.Type == "" {
+				n.Type = "info" // XEP-0050 §3.4: the default
+			}
+			cmd.Notes = append(cmd.Notes, n)
+		case cc.name.Space == ircbridge.NSDataForms && cc.name.Local == "x" && cmd.Form == nil:
+			cmd.Form = decodeForm(cc)
+		}
+	}
+	return cmd, nil
+}
+
+// isCommandAction reports whether s is an action that may appear in
+// XEP-0050 <actions/>.
+func isCommandAction(s string) bool {
+	return s == "prev" || s == "next" || s == "complete"
 }
 
 func decodeDiscoItems(c *element) (ircbridge.Payload, *badStanza) {

@@ -173,7 +173,10 @@ var decodeTests = [...]struct {
 		in: "@mam-query.xml",
 		want: ircbridge.IQ{
 			From: j(user), To: j(room), ID: "mam1", Type: stanza.SetIQ,
-			Payload: &ircbridge.UnknownPayload{Name: xmlName(ircbridge.NSMAM, "query")},
+			Payload: &ircbridge.MAMQuery{
+				QueryID: "q1", Start: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+				RSM: &ircbridge.RSM{Max: 50, Before: sp(""), Index: -1, FirstIndex: -1, Count: -1},
+			},
 		},
 	},
 	21: {
@@ -244,6 +247,201 @@ var decodeTests = [...]struct {
 		want: ircbridge.IQ{
 			From: j(user), To: testDomainJID, ID: "i2", Type: stanza.ResultIQ,
 			Payload: &ircbridge.UnknownPayload{Name: xmlName(ircbridge.NSDiscoItems, "query")},
+		},
+	},
+	29: {
+		in: "@mam-query-extended.xml",
+		want: ircbridge.IQ{
+			From: j(user), To: j(room), ID: "mam2", Type: stanza.SetIQ,
+			Payload: &ircbridge.MAMQuery{
+				QueryID: "q2",
+				Start:   time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+				End:     time.Date(2024, 1, 31, 23, 59, 59, 250e6, time.FixedZone("", 3600)),
+				With:    occup,
+				AfterID: "0b1c2d3e-aaaa-4bbb-8ccc-000000000001", BeforeID: "0b1c2d3e-aaaa-4bbb-8ccc-000000000009",
+				IDs: []string{"id-1", "id-2"},
+				RSM: &ircbridge.RSM{Max: 20, After: "0b1c2d3e-aaaa-4bbb-8ccc-000000000002", Index: 4, FirstIndex: -1, Count: -1},
+			},
+		},
+	},
+	30: {
+		// No data form at all is a valid query (mellium's parser panics).
+		in: "@mam-query-noform.xml",
+		want: ircbridge.IQ{
+			From: j(user), To: j(room), ID: "mam3", Type: stanza.SetIQ,
+			Payload: &ircbridge.MAMQuery{
+				QueryID: "q3",
+				RSM:     &ircbridge.RSM{Max: 10, Before: sp("0b1c2d3e-aaaa-4bbb-8ccc-000000000005"), Index: -1, FirstIndex: -1, Count: -1},
+			},
+		},
+	},
+	31: {
+		// The form request (XEP-0313 §6.1).
+		in: `<iq from='` + user + `' to='` + room + `' type='get' id='mf'><query xmlns='urn:xmpp:mam:2'/></iq>`,
+		want: ircbridge.IQ{
+			From: j(user), To: j(room), ID: "mf", Type: stanza.GetIQ, Payload: &ircbridge.MAMQuery{},
+		},
+	},
+	32: {
+		// No FORM_TYPE, empty values (no filter), a form without type.
+		in: `<iq from='` + user + `' to='` + room + `' type='set' id='m4'><query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data'><field var='start'><value/></field><field var='end'><value>2024-02-03T04:05:06Z</value></field><field var='with'/></x></query></iq>`,
+		want: ircbridge.IQ{
+			From: j(user), To: j(room), ID: "m4", Type: stanza.SetIQ,
+			Payload: &ircbridge.MAMQuery{End: time.Date(2024, 2, 3, 4, 5, 6, 0, time.UTC)},
+		},
+	},
+	33: {
+		in: "@mam-result.xml",
+		want: ircbridge.Message{
+			From: j(room), To: j(user), ID: "r1", Type: stanza.NormalMessage,
+			MAMResult: &ircbridge.MAMResult{
+				QueryID: "q1", ID: "0b1c2d3e-aaaa-4bbb-8ccc-000000000001", Stamp: stamp,
+				Message: ircbridge.Message{
+					From: j(occup), ID: "0b1c2d3e-aaaa-4bbb-8ccc-000000000001", Type: stanza.GroupChatMessage,
+					Body:     "archived <line>",
+					StanzaID: &ircbridge.StanzaID{ID: "0b1c2d3e-aaaa-4bbb-8ccc-000000000001", By: j(room)},
+				},
+			},
+		},
+	},
+	34: {
+		in: "@mam-fin.xml",
+		want: ircbridge.IQ{
+			From: j(room), To: j(user), ID: "mam1", Type: stanza.ResultIQ,
+			Payload: &ircbridge.MAMFin{Complete: true, RSM: &ircbridge.RSM{
+				Max: -1, Index: -1,
+				First: "0b1c2d3e-aaaa-4bbb-8ccc-000000000001", FirstIndex: 0, Last: "0b1c2d3e-aaaa-4bbb-8ccc-000000000009", Count: -1,
+			}},
+		},
+	},
+	35: {
+		in: "@command-execute.xml",
+		want: ircbridge.IQ{
+			From: j(user), To: testDomainJID, ID: "c1", Type: stanza.SetIQ,
+			Payload: &ircbridge.Command{Node: "hello", Action: "execute"},
+		},
+	},
+	36: {
+		// Submitted forms carry no field types: values stay strings.
+		in: "@command-submit.xml",
+		want: ircbridge.IQ{
+			From: j(user), To: j(srvJ), ID: "c2", Type: stanza.SetIQ,
+			Payload: &ircbridge.Command{
+				Node: "configure", SessionID: "6f1e2d3c-0000-4000-8000-000000000042", Action: "complete",
+				Form: &ircbridge.Form{Type: "submit", Fields: []ircbridge.FormField{
+					{Var: "ports", Values: []string{"6667", "6668"}},
+					{Var: "verify_cert", Values: []string{"1"}},
+					{Var: "pass", Values: []string{""}},
+					{Var: "nick"},
+				}},
+			},
+		},
+	},
+	37: {
+		// The default action comes first; unknown actions are dropped; a
+		// note without type is info; instructions are joined.
+		in: "@command-answer.xml",
+		want: ircbridge.IQ{
+			From: testDomainJID, To: j(user), ID: "c1", Type: stanza.ResultIQ,
+			Payload: &ircbridge.Command{
+				Node: "hello", SessionID: "6f1e2d3c-0000-4000-8000-000000000001", Status: "executing",
+				Actions: []string{"complete", "prev"},
+				Notes:   []ircbridge.Note{{Type: "info", Text: "Just a step"}, {Type: "warn", Text: "Careful"}},
+				Form: &ircbridge.Form{
+					Type: "form", Title: "Configure your name.", Instructions: "Please provide your name.\nTwice.",
+					Fields: []ircbridge.FormField{{Var: "name", Type: "text-single", Label: "Your name", Desc: "What we call you", Required: true}},
+				},
+			},
+		},
+	},
+	38: {
+		// A command without action (execute) and a cancel.
+		in: `<iq from='` + user + `' to='` + room + `' type='set' id='c3'><command xmlns='http://jabber.org/protocol/commands' node='configure' sessionid='s' action='cancel'/></iq>`,
+		want: ircbridge.IQ{
+			From: j(user), To: j(room), ID: "c3", Type: stanza.SetIQ,
+			Payload: &ircbridge.Command{Node: "configure", SessionID: "s", Action: "cancel"},
+		},
+	},
+	39: {
+		in: "@muc-owner-get.xml",
+		want: ircbridge.IQ{
+			From: j(user), To: j(room), ID: "o1", Type: stanza.GetIQ, Payload: &ircbridge.MUCQuery{},
+		},
+	},
+	40: {
+		in: "@muc-owner-set.xml",
+		want: ircbridge.IQ{
+			From: j(user), To: j(room), ID: "o2", Type: stanza.SetIQ,
+			Payload: &ircbridge.MUCQuery{Form: &ircbridge.Form{Type: "submit", Fields: []ircbridge.FormField{
+				{Var: "FORM_TYPE", Values: []string{"http://jabber.org/protocol/muc#roomconfig"}},
+				{Var: "record_history", Values: []string{"false"}},
+				{Var: "encoding_in", Values: []string{"latin-1"}},
+				{Var: "persistent", Type: "boolean", Values: []string{"true"}},
+			}}},
+		},
+	},
+	41: {
+		in: `<iq from='` + user + `' to='` + room + `' type='set' id='o3'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='cancel'/></query></iq>`,
+		want: ircbridge.IQ{
+			From: j(user), To: j(room), ID: "o3", Type: stanza.SetIQ,
+			Payload: &ircbridge.MUCQuery{Form: &ircbridge.Form{Type: "cancel"}},
+		},
+	},
+	42: {
+		// A list-single field with options.
+		in: "@muc-owner-form.xml",
+		want: ircbridge.IQ{
+			From: j(room), To: j(user), ID: "o1", Type: stanza.ResultIQ,
+			Payload: &ircbridge.MUCQuery{Form: &ircbridge.Form{
+				Type:         "form",
+				Title:        "Configure the IRC channel #chan on server irc.example.org",
+				Instructions: "Edit the form, to configure the settings of the IRC channel #chan",
+				Fields: []ircbridge.FormField{
+					{
+						Var: "record_history", Type: "list-single", Label: "Record history for this channel",
+						Desc:    "If unset, the value is the one configured globally",
+						Values:  []string{"unset"},
+						Options: []ircbridge.FormOption{{Label: "Unset", Value: "unset"}, {Label: "Yes", Value: "true"}, {Value: "false"}},
+					},
+					{Var: "persistent", Type: "boolean", Label: "Persistent", Values: []string{"false"}},
+				},
+			}},
+		},
+	},
+	43: {
+		in:   `<presence from='` + user + `' to='` + srvJ + `' type='subscribed' id='s1'/>`,
+		want: ircbridge.Presence{From: j(user), To: j(srvJ), ID: "s1", Type: stanza.SubscribedPresence},
+	},
+	44: {
+		in:   `<presence from='` + user + `' to='irc.localhost' type='unsubscribe'/>`,
+		want: ircbridge.Presence{From: j(user), To: testDomainJID, Type: stanza.UnsubscribePresence},
+	},
+	45: {
+		in:   `<presence from='` + user + `' to='irc.localhost' type='unsubscribed'/>`,
+		want: ircbridge.Presence{From: j(user), To: testDomainJID, Type: stanza.UnsubscribedPresence},
+	},
+	46: {
+		in:   `<presence from='user@localhost' to='` + srvJ + `' type='probe' id='pr'/>`,
+		want: ircbridge.Presence{From: j("user@localhost"), To: j(srvJ), ID: "pr", Type: stanza.ProbePresence},
+	},
+	47: {
+		// A fin without a set, and complete='false'.
+		in: `<iq from='` + room + `' to='` + user + `' type='result' id='f2'><fin xmlns='urn:xmpp:mam:2' complete='false'/></iq>`,
+		want: ircbridge.IQ{
+			From: j(room), To: j(user), ID: "f2", Type: stanza.ResultIQ, Payload: &ircbridge.MAMFin{},
+		},
+	},
+	48: {
+		// A MAM result whose forwarded message is unusable is dropped,
+		// not the message carrying it.
+		in:   `<message from='` + room + `' to='` + user + `' id='r2'><result xmlns='urn:xmpp:mam:2' id='x'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' type='bogus'/></forwarded></result></message>`,
+		want: ircbridge.Message{From: j(room), To: j(user), ID: "r2", Type: stanza.NormalMessage},
+	},
+	49: {
+		// Only the first data form of a MAM query counts.
+		in: `<iq from='` + user + `' to='` + room + `' type='set' id='m5'><query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data' type='submit'><field var='with'><value>a</value></field></x><x xmlns='jabber:x:data' type='submit'><field var='with'><value>b</value></field><field var='start'><value>bad</value></field></x></query></iq>`,
+		want: ircbridge.IQ{
+			From: j(user), To: j(room), ID: "m5", Type: stanza.SetIQ, Payload: &ircbridge.MAMQuery{With: "a"},
 		},
 	},
 }
@@ -381,6 +579,26 @@ var badTests = [...]struct {
 		// A to outside our domain: answer from our domain.
 		in:    `<presence from='` + user + `' to='someone@elsewhere' type='probe' id='p'><show>never</show></presence>`,
 		reply: `<presence from='irc.localhost' to='user@localhost/phone' type='error' id='p'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid &lt;show/&gt; value "never"</text></error></presence>`,
+	},
+	25: {
+		in:    `<iq from='` + user + `' to='` + room + `' type='set' id='mb'><query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field><field var='start'><value>yesterday</value></field></x></query></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='mb'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid 'start' field in the MAM query form: "yesterday" is not a XEP-0082 DateTime</text></error></iq>`,
+	},
+	26: {
+		in:    `<iq from='` + user + `' to='` + room + `' type='set' id='mb'><query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data' type='submit'><field var='end'><value>2024-13-01T00:00:00Z</value></field></x></query></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='mb'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid 'end' field in the MAM query form: "2024-13-01T00:00:00Z" is not a XEP-0082 DateTime</text></error></iq>`,
+	},
+	27: {
+		in:    `<iq from='` + user + `' to='` + room + `' type='set' id='mr'><query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><max>ten</max></set></query></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='mr'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid &lt;max/&gt;: "ten" is not a non-negative integer</text></error></iq>`,
+	},
+	28: {
+		in:    `<iq from='` + user + `' to='` + room + `' type='set' id='mt'><query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:1</value></field></x></query></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='mt'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>unsupported FORM_TYPE "urn:xmpp:mam:1" in the MAM query form</text></error></iq>`,
+	},
+	29: {
+		in:    `<iq from='` + user + `' to='irc.localhost' type='set' id='ca'><command xmlns='http://jabber.org/protocol/commands' node='ping' action='run'/></iq>`,
+		reply: `<iq from='irc.localhost' to='user@localhost/phone' type='error' id='ca'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid action "run" in &lt;command/&gt;</text></error></iq>`,
 	},
 }
 

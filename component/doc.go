@@ -44,7 +44,9 @@
 //   - malformed to, or a JID in a known field: modify/jid-malformed;
 //   - missing to, iq without id or type, get/set without exactly one child,
 //     unknown type, garbage in a known field (history since or maxstanzas,
-//     show, role, RSM max…): modify/bad-request with a text;
+//     show, role, RSM max, MAM start or end, a MAM FORM_TYPE other than
+//     urn:xmpp:mam:2, an ad-hoc command action…): modify/bad-request with
+//     a text;
 //   - a body, subject or status over MaxBodyBytes ("message too large"), a
 //     stanza over MaxStanzaBytes or nested deeper than MaxDepth:
 //     modify/not-acceptable.

@@ -32,6 +32,10 @@ const (
 	nsClient  = "jabber:client"
 	nsServer  = "jabber:server"
 	nsAccept  = "jabber:component:accept"
+	nsForward = "urn:xmpp:forward:0"
+	// nsMAMExtended is accepted as a MAM query FORM_TYPE; the extended
+	// fields normally come in a urn:xmpp:mam:2 form.
+	nsMAMExtended = "urn:xmpp:mam:2#extended"
 )
 
 // errInvalidIQ is returned by SendIQ for an iq without id or type, which
@@ -78,17 +82,32 @@ func encodeIQ(iq *ircbridge.IQ) ([]byte, error) {
 }
 
 func appendMessage(b []byte, m *ircbridge.Message) []byte {
+	return appendMessageNS(b, m, false)
+}
+
+// appendMessageNS writes a message stanza. forwarded is true for the
+// XEP-0297 copy inside a XEP-0313 result: it declares jabber:client and
+// cannot itself be a result.
+func appendMessageNS(b []byte, m *ircbridge.Message, forwarded bool) []byte {
 	typ := string(m.Type)
 	if typ == "" && m.Error != nil {
 		typ = string(stanza.ErrorMessage)
 	}
 	b = append(b, "<message"...)
+	if forwarded {
+		b = append(b, " xmlns='"+nsClient+"'"...)
+	}
 	b = appendJIDAttr(b, "from", m.From)
 	b = appendJIDAttr(b, "to", m.To)
 	b = appendAttr(b, "type", typ)
 	b = appendAttr(b, "id", m.ID)
 	b = append(b, '>')
 	pos := len(b)
+	if r := m.MAMResult; r != nil && !forwarded {
+		// XEP-0313 §4.2: the result is the message's only payload.
+		b = appendMAMResult(b, r)
+		return endElem(b, pos, "message")
+	}
 	if m.Subject != nil {
 		b = appendTextElem(b, "subject", "", *m.Subject)
 	}
@@ -122,6 +141,18 @@ func appendMessage(b []byte, m *ircbridge.Message) []byte {
 		b = appendError(b, m.Error)
 	}
 	return endElem(b, pos, "message")
+}
+
+// appendMAMResult writes a XEP-0313 <result/> holding the archived
+// message, forwarded (XEP-0297) with its delay.
+func appendMAMResult(b []byte, r *ircbridge.MAMResult) []byte {
+	b = append(b, "<result xmlns='"+ircbridge.NSMAM+"'"...)
+	b = appendAttr(b, "queryid", r.QueryID)
+	b = appendAttr(b, "id", r.ID)
+	b = append(b, "><forwarded xmlns='"+nsForward+"'>"...)
+	b = appendDelay(b, &ircbridge.Delay{Stamp: r.Stamp})
+	b = appendMessageNS(b, &r.Message, true)
+	return append(b, "</forwarded></result>"...)
 }
 
 // appendXHTML writes the XEP-0071 version of the body: flat runs, styled
@@ -427,6 +458,28 @@ func appendPayload(b []byte, p ircbridge.Payload, result bool) []byte {
 			b = appendMUCItem(b, &p.Items[i])
 		}
 		return endElem(b, pos, "query")
+	case *ircbridge.MUCQuery:
+		b = append(b, "<query xmlns='"+ircbridge.NSMUCOwner+"'>"...)
+		pos := len(b)
+		if p.Form != nil {
+			b = appendForm(b, p.Form)
+		}
+		return endElem(b, pos, "query")
+	case *ircbridge.MAMQuery:
+		return appendMAMQuery(b, p, result)
+	case *ircbridge.MAMFin:
+		b = append(b, "<fin xmlns='"+ircbridge.NSMAM+"'"...)
+		if p.Complete {
+			b = append(b, " complete='true'"...)
+		}
+		b = append(b, '>')
+		pos := len(b)
+		if p.RSM != nil {
+			b = appendRSM(b, p.RSM, true)
+		}
+		return endElem(b, pos, "fin")
+	case *ircbridge.Command:
+		return appendCommand(b, p)
 	case *ircbridge.UnknownPayload:
 		if !validName(p.Name.Local) {
 			return b
@@ -443,7 +496,7 @@ func appendPayload(b []byte, p ircbridge.Payload, result bool) []byte {
 	return b
 }
 
-// appendForm writes a XEP-0004 data form.
+// appendForm writes a XEP-0004 data form (type 'result' if unset).
 func appendForm(b []byte, f *ircbridge.Form) []byte {
 	b = append(b, "<x xmlns='"+ircbridge.NSDataForms+"'"...)
 	typ := f.Type
@@ -456,21 +509,136 @@ func appendForm(b []byte, f *ircbridge.Form) []byte {
 	if f.Title != "" {
 		b = appendTextElem(b, "title", "", f.Title)
 	}
-	for _, fd := range f.Fields {
+	if f.Instructions != "" {
+		b = appendTextElem(b, "instructions", "", f.Instructions)
+	}
+	for i := range f.Fields {
+		fd := &f.Fields[i]
 		b = append(b, "<field"...)
 		b = appendAttr(b, "var", fd.Var)
 		b = appendAttr(b, "type", fd.Type)
 		b = appendAttr(b, "label", fd.Label)
 		b = append(b, '>')
 		fpos := len(b)
+		// XEP-0004 §3.2 order: desc, required, values, options.
+		if fd.Desc != "" {
+			b = appendTextElem(b, "desc", "", fd.Desc)
+		}
+		if fd.Required {
+			b = append(b, "<required/>"...)
+		}
 		for _, v := range fd.Values {
-			b = append(b, "<value>"...)
-			b = appendEscaped(b, v, false)
-			b = append(b, "</value>"...)
+			b = appendValue(b, v)
+		}
+		for _, o := range fd.Options {
+			b = append(b, "<option"...)
+			b = appendAttr(b, "label", o.Label)
+			b = append(b, '>')
+			b = appendValue(b, o.Value)
+			b = append(b, "</option>"...)
 		}
 		b = endElem(b, fpos, "field")
 	}
 	return endElem(b, pos, "x")
+}
+
+// appendValue writes a form <value/>; an empty one stays an explicit
+// <value></value>, which some clients need to show an empty field.
+func appendValue(b []byte, v string) []byte {
+	b = append(b, "<value>"...)
+	b = appendEscaped(b, v, false)
+	return append(b, "</value>"...)
+}
+
+// appendMAMQuery writes a XEP-0313 query. With Form set (the answer to a
+// get) the form is written as is and the filters are ignored; otherwise
+// the filters, if any, go in a submitted form.
+func appendMAMQuery(b []byte, q *ircbridge.MAMQuery, result bool) []byte {
+	b = append(b, "<query xmlns='"+ircbridge.NSMAM+"'"...)
+	b = appendAttr(b, "queryid", q.QueryID)
+	b = append(b, '>')
+	pos := len(b)
+	switch {
+	case q.Form != nil:
+		b = appendForm(b, q.Form)
+	case !q.Start.IsZero() || !q.End.IsZero() || q.With != "" || q.BeforeID != "" || q.AfterID != "" || len(q.IDs) > 0:
+		f := ircbridge.Form{Type: "submit", Fields: make([]ircbridge.FormField, 1, 7)}
+		f.Fields[0] = ircbridge.FormField{Var: "FORM_TYPE", Type: "hidden", Values: []string{ircbridge.NSMAM}}
+		add := func(v string, values ...string) {
+			f.Fields = append(f.Fields, ircbridge.FormField{Var: v, Values: values})
+		}
+		if !q.Start.IsZero() {
+			add("start", q.Start.UTC().Format(stampLayout))
+		}
+		if !q.End.IsZero() {
+			add("end", q.End.UTC().Format(stampLayout))
+		}
+		if q.With != "" {
+			add("with", q.With)
+		}
+		if q.BeforeID != "" {
+			add("before-id", q.BeforeID)
+		}
+		if q.AfterID != "" {
+			add("after-id", q.AfterID)
+		}
+		if len(q.IDs) > 0 {
+			add("ids", q.IDs...)
+		}
+		b = appendForm(b, &f)
+	}
+	if q.RSM != nil {
+		b = appendRSM(b, q.RSM, result)
+	}
+	return endElem(b, pos, "query")
+}
+
+// appendCommand writes a XEP-0050 command: request attributes (action) and
+// answer ones (status, actions, notes), whichever are set. The first of
+// Actions is the default (execute='…'); actions other than prev, next and
+// complete are not valid there and are skipped.
+func appendCommand(b []byte, c *ircbridge.Command) []byte {
+	b = append(b, "<command xmlns='"+ircbridge.NSCommands+"'"...)
+	b = appendAttr(b, "node", c.Node)
+	b = appendAttr(b, "sessionid", c.SessionID)
+	b = appendAttr(b, "action", c.Action)
+	b = appendAttr(b, "status", c.Status)
+	b = append(b, '>')
+	pos := len(b)
+	n := 0
+	for _, a := range c.Actions {
+		if !isCommandAction(a) {
+			continue
+		}
+		if n == 0 {
+			b = append(b, "<actions"...)
+			b = appendAttr(b, "execute", a)
+			b = append(b, '>')
+		}
+		n++
+		b = append(b, '<')
+		b = append(b, a...)
+		b = append(b, '/', '>')
+	}
+	if n > 0 {
+		b = append(b, "</actions>"...)
+	}
+	for _, note := range c.Notes {
+		typ := note.Type
+		if typ == "" {
+			typ = "info"
+		}
+		b = append(b, "<note"...)
+		b = appendAttr(b, "type", typ)
+		b = append(b, '>')
+		pos := len(b)
+		b = appendEscaped(b, note.Text, false)
+		b = endElem(b, pos, "note")
+	}
+	if c.Form != nil {
+		b = appendForm(b, c.Form)
+	}
+	return endElem(b, pos, "command")
 }
 
 // appendRSM writes a XEP-0059 set. Integer fields are omitted when

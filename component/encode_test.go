@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -27,11 +28,12 @@ var (
 
 // encodeTests are rendered and compared with testdata/xml/encode/NAME.xml
 // (go test -update rewrites them). Unless noRoundTrip, the output is also
-// decoded again and must give back the same value.
+// decoded again and must give back the same value (or back, if set).
 var encodeTests = [...]struct {
 	name        string
 	v           any
 	noRoundTrip bool
+	back        any
 }{
 	{name: "groupchat", v: ircbridge.Message{
 		From: j(occup), To: j(user), ID: "m1", Type: stanza.GroupChatMessage,
@@ -144,9 +146,166 @@ var encodeTests = [...]struct {
 	}},
 	{name: "iq-error", v: ircbridge.IQ{
 		From: j(room), To: j(user), ID: "x1", Type: stanza.ErrorIQ,
-		Payload: &ircbridge.UnknownPayload{Name: xmlName("urn:xmpp:mam:2", "query")},
+		Payload: &ircbridge.MAMQuery{},
 		Error:   &stanza.Error{Type: stanza.Cancel, Condition: stanza.FeatureNotImplemented},
 	}},
+	{name: "iq-error-unknown", v: ircbridge.IQ{
+		From: j(room), To: j(user), ID: "x2", Type: stanza.ErrorIQ,
+		Payload: &ircbridge.UnknownPayload{Name: xmlName("urn:xmpp:mam:1", "query")},
+		Error:   &stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable},
+	}},
+	{name: "mam-result", v: mamResultMsg, back: func() ircbridge.Message {
+		m := mamResultMsg
+		r := *m.MAMResult
+		r.Message.XHTML = nil // XHTML is not decoded
+		m.Type, m.MAMResult = stanza.NormalMessage, &r
+		m.Body, m.Private = "", false // ignored when encoding
+		return m
+	}()},
+	{name: "iq-mam-fin", v: ircbridge.IQ{
+		From: j(room), To: j(user), ID: "mam1", Type: stanza.ResultIQ,
+		Payload: &ircbridge.MAMFin{RSM: &ircbridge.RSM{
+			Max: -1, Index: -1, First: "0b1c2d3e-aaaa-4bbb-8ccc-000000000001", FirstIndex: 0,
+			Last: "0b1c2d3e-aaaa-4bbb-8ccc-000000000064", Count: 250,
+		}},
+	}},
+	{name: "iq-mam-fin-complete", v: ircbridge.IQ{
+		// An empty page: the set is still there, empty (reference §5.12).
+		From: j(room), To: j(user), ID: "mam2", Type: stanza.ResultIQ,
+		Payload: &ircbridge.MAMFin{Complete: true, RSM: ircbridge.NewRSM()},
+	}},
+	{name: "iq-mam-form", v: ircbridge.IQ{
+		From: j(room), To: j(user), ID: "mf", Type: stanza.ResultIQ,
+		Payload: &ircbridge.MAMQuery{Form: &ircbridge.Form{Type: "form", Fields: []ircbridge.FormField{
+			{Var: "FORM_TYPE", Type: "hidden", Values: []string{ircbridge.NSMAM}},
+			{Var: "start", Type: "text-single"},
+			{Var: "end", Type: "text-single"},
+			{Var: "before-id", Type: "text-single"},
+			{Var: "after-id", Type: "text-single"},
+			{Var: "ids", Type: "text-multi"},
+		}}},
+	}},
+	{name: "iq-mam-query", v: ircbridge.IQ{
+		From: testDomainJID, To: j(room), ID: "mq", Type: stanza.SetIQ,
+		Payload: &ircbridge.MAMQuery{
+			QueryID: "q'1", Start: stamp, End: stampSec.Add(time.Hour), With: occup,
+			BeforeID: "b", AfterID: "a", IDs: []string{"i1", "i2"},
+			RSM: &ircbridge.RSM{Max: 50, Before: sp(""), Index: -1, FirstIndex: -1, Count: -1},
+		},
+	}},
+	{name: "iq-command-answer", v: ircbridge.IQ{
+		From: testDomainJID, To: j(user), ID: "c1", Type: stanza.ResultIQ,
+		Payload: &ircbridge.Command{
+			Node: "hello", SessionID: "6f1e2d3c-0000-4000-8000-000000000001", Status: "executing",
+			Actions: []string{"next", "complete"},
+			Notes:   []ircbridge.Note{{Type: "info", Text: "Step 1 <of> 2"}, {Type: "warn", Text: ""}},
+			Form: &ircbridge.Form{
+				Type: "form", Title: "Configure your name.", Instructions: "Please provide your name.",
+				Fields: []ircbridge.FormField{
+					{Var: "name", Type: "text-single", Label: "Your name", Desc: "What we call you", Required: true},
+					{Var: "jids", Type: "list-multi", Label: "The JIDs", Required: true, Options: []ircbridge.FormOption{
+						{Label: "user@localhost", Value: "user@localhost"}, {Value: "other@localhost"},
+					}},
+					{Var: "quit-message", Type: "text-single", Label: "Quit message", Values: []string{"Disconnected by admin"}},
+				},
+			},
+		},
+	}},
+	{name: "iq-command-completed", v: ircbridge.IQ{
+		From: testDomainJID, To: j(user), ID: "c2", Type: stanza.ResultIQ,
+		Payload: &ircbridge.Command{
+			Node: "ping", SessionID: "s2", Status: "completed",
+			Notes: []ircbridge.Note{{Type: "info", Text: "Pong"}},
+		},
+	}},
+	{name: "iq-command-no-default", noRoundTrip: true, v: ircbridge.IQ{
+		// Invalid actions are skipped (the first valid one is the default)
+		// and a note without type is info.
+		From: testDomainJID, To: j(user), ID: "c3", Type: stanza.ResultIQ,
+		Payload: &ircbridge.Command{
+			Node: "x", Status: "executing", Actions: []string{"execute", "<bad/>", "prev", "complete"},
+			Notes: []ircbridge.Note{{Text: "n"}},
+		},
+	}},
+	{name: "iq-command-execute", v: ircbridge.IQ{
+		From: testDomainJID, To: j(user), ID: "c4", Type: stanza.SetIQ,
+		Payload: &ircbridge.Command{Node: ircbridge.NSMUC + "#fake", Action: "execute"},
+	}},
+	{name: "iq-command-submit", v: ircbridge.IQ{
+		From: testDomainJID, To: j(user), ID: "c5", Type: stanza.SetIQ,
+		Payload: &ircbridge.Command{Node: "configure", SessionID: "s5", Action: "complete", Form: &ircbridge.Form{
+			Type: "submit", Fields: []ircbridge.FormField{{Var: "ports", Values: []string{"6667", ""}}, {Var: "nick"}},
+		}},
+	}},
+	{name: "iq-muc-owner-get", v: ircbridge.IQ{
+		From: testDomainJID, To: j(room), ID: "o1", Type: stanza.GetIQ, Payload: &ircbridge.MUCQuery{},
+	}},
+	{name: "iq-muc-owner-form", v: ircbridge.IQ{
+		From: j(room), To: j(user), ID: "o1", Type: stanza.ResultIQ,
+		Payload: &ircbridge.MUCQuery{Form: &ircbridge.Form{
+			Type:         "form",
+			Title:        "Configure the IRC channel #chan on server irc.example.org",
+			Instructions: "Edit the form, to configure the settings of the IRC channel #chan",
+			Fields: []ircbridge.FormField{
+				{
+					Var: "record_history", Type: "list-single", Label: "Record history for this channel",
+					Desc:   "If unset, the value is the one configured globally",
+					Values: []string{"unset"},
+					Options: []ircbridge.FormOption{
+						{Label: "unset", Value: "unset"}, {Label: "true", Value: "true"}, {Label: "false", Value: "false"},
+					},
+				},
+				{Var: "encoding_out", Type: "text-single", Label: "Out encoding", Values: []string{"ISO-8859-1"}},
+				{Var: "persistent", Type: "boolean", Label: "Persistent", Values: []string{"false"}},
+			},
+		}},
+	}},
+	{name: "iq-muc-owner-submit", v: ircbridge.IQ{
+		From: testDomainJID, To: j(room), ID: "o2", Type: stanza.SetIQ,
+		Payload: &ircbridge.MUCQuery{Form: &ircbridge.Form{Type: "submit", Fields: []ircbridge.FormField{
+			{Var: "FORM_TYPE", Type: "hidden", Values: []string{"http://jabber.org/protocol/muc#roomconfig"}},
+			{Var: "persistent", Values: []string{"1"}},
+		}}},
+	}},
+	{name: "presence-subscribed", v: ircbridge.Presence{
+		From: j(srvJ), To: j("user@localhost"), ID: "sub1", Type: stanza.SubscribedPresence,
+	}},
+	{name: "presence-probe", v: ircbridge.Presence{
+		From: testDomainJID, To: j("user@localhost"), Type: stanza.ProbePresence,
+	}},
+	{name: "iq-disco-items-100", v: discoItems100()},
+}
+
+// mamResultMsg is a XEP-0313 result as ircbridge sends it (no type on the
+// carrying message, no to on the archived one).
+var mamResultMsg = ircbridge.Message{
+	From: j(room), To: j(user), ID: "r1",
+	MAMResult: &ircbridge.MAMResult{
+		QueryID: "q1", ID: "0b1c2d3e-aaaa-4bbb-8ccc-000000000001", Stamp: stamp,
+		Message: ircbridge.Message{
+			From: j(occup), ID: "0b1c2d3e-aaaa-4bbb-8ccc-000000000001", Type: stanza.GroupChatMessage,
+			Body:     "bold & plain",
+			XHTML:    []ircbridge.Span{{Text: "bold", Bold: true}, {Text: " & plain"}},
+			StanzaID: &ircbridge.StanzaID{ID: "0b1c2d3e-aaaa-4bbb-8ccc-000000000001", By: j(room)},
+		},
+	},
+	// Ignored: the result is the only payload.
+	Body: "not written", Private: true,
+}
+
+// discoItems100 is a channel list page of 100 items out of 1000.
+func discoItems100() ircbridge.IQ {
+	items := make([]ircbridge.DiscoItem, 100)
+	for i := range items {
+		items[i].JID = j(fmt.Sprintf("#chan%03d%%irc.example.org@irc.localhost", i+100))
+	}
+	rsm := ircbridge.NewRSM()
+	rsm.First, rsm.FirstIndex = items[0].JID.String(), 100
+	rsm.Last, rsm.Count = items[99].JID.String(), 1000
+	return ircbridge.IQ{
+		From: j(srvJ), To: j(user), ID: "l100", Type: stanza.ResultIQ,
+		Payload: &ircbridge.DiscoItems{Items: items, RSM: rsm},
+	}
 }
 
 func encode(t testing.TB, v any) []byte {
@@ -194,8 +353,12 @@ func TestEncode(t *testing.T) {
 			if len(replies) != 0 {
 				t.Fatalf("decoding our own output was bounced: %s", replies[0])
 			}
-			if len(rec.calls) != 1 || !reflect.DeepEqual(rec.calls[0], tc.v) {
-				t.Errorf("round trip:\n%#v\nwant\n%#v", rec.calls, tc.v)
+			back := tc.v
+			if tc.back != nil {
+				back = tc.back
+			}
+			if len(rec.calls) != 1 || !reflect.DeepEqual(rec.calls[0], back) {
+				t.Errorf("round trip:\n%#v\nwant\n%#v", rec.calls, back)
 			}
 		})
 	}
@@ -315,4 +478,24 @@ func sanitizeRef(s string) string {
 		}
 	}
 	return sb.String()
+}
+
+// TestPresenceSubscriptionTypes checks the RFC 6121 subscription types
+// both ways (reference §5.15).
+func TestPresenceSubscriptionTypes(t *testing.T) {
+	for _, typ := range []stanza.PresenceType{
+		stanza.SubscribePresence, stanza.SubscribedPresence, stanza.UnsubscribePresence,
+		stanza.UnsubscribedPresence, stanza.ProbePresence,
+	} {
+		p := ircbridge.Presence{From: j(srvJ), To: j("user@localhost"), ID: "s", Type: typ}
+		got := string(encodePresence(&p))
+		want := `<presence from='` + srvJ + `' to='user@localhost' type='` + string(typ) + `' id='s'/>`
+		if got != want {
+			t.Errorf("%s: got %s, want %s", typ, got, want)
+		}
+		rec, replies := decodeOne(t, got)
+		if len(replies) != 0 || len(rec.calls) != 1 || !reflect.DeepEqual(rec.calls[0], p) {
+			t.Errorf("%s: round trip gave %#v (replies %q)", typ, rec.calls, replies)
+		}
+	}
 }
