@@ -133,7 +133,10 @@ func (s *Session) mucOwner(iq IQ, addr Address, q *MUCQuery) IQ {
 		}
 		return iq.Result(&MUCQuery{Form: f})
 	}
-	if q.Form == nil || q.Form.Type == "cancel" {
+	if q.Form == nil {
+		return iq.Fail(newError(stanza.Cancel, stanza.NotAllowed, "IRC channels cannot be destroyed"))
+	}
+	if q.Form.Type == "cancel" {
 		return iq.Result(nil)
 	}
 	if _, err := s.channelConfig(addr, q.Form, false); err != nil {

@@ -43,6 +43,11 @@ type Config struct {
 	TLS *tls.Config
 	// Version is reported in XEP-0092 answers.
 	Version string
+	// ReconnectMin is the delay before the first attempt to reconnect a
+	// lost IRC connection (doubled at each failure, up to 5 minutes), and
+	// ReconnectSpread the random extra delay of that first attempt, so
+	// that an outage does not make every user reconnect at once.
+	ReconnectMin, ReconnectSpread time.Duration
 	// QueueSize bounds the events waiting for each user's session.
 	QueueSize int
 	// Logger receives the gateway's logs; nil means slog.Default().
@@ -72,6 +77,14 @@ func (c *Config) withDefaults() *Config {
 	}
 	if n.Version == "" {
 		n.Version = "dev"
+	}
+	if n.ReconnectMin <= 0 {
+		n.ReconnectMin = 2 * time.Second
+	}
+	if n.ReconnectSpread < 0 {
+		n.ReconnectSpread = 0
+	} else if n.ReconnectSpread == 0 {
+		n.ReconnectSpread = 5 * time.Second
 	}
 	if n.QueueSize <= 0 {
 		n.QueueSize = 256

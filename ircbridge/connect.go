@@ -50,11 +50,27 @@ func (s *Session) serverOptions(server string) store.ServerOptions {
 // connect starts the IRC connection of this user to server. nick is the
 // nick of the join; the server's "nick" setting wins over it.
 func (s *Session) connect(server, nick string) *ircServer {
-	o := s.effectiveServerOptions(server)
-	if o.Nick != "" {
-		nick = o.Nick
-	}
 	srv := newIRCServer(server, nick)
+	s.dial(srv, true)
+	s.servers[server] = srv
+	s.publishServers()
+	return srv
+}
+
+// redial is a reconnection attempt with the same nick, rooms and state.
+func (s *Session) redial(srv *ircServer) {
+	srv.waiting = false
+	s.dial(srv, false)
+	s.publishServers()
+}
+
+// dial opens srv's connection with the user's current settings.
+func (s *Session) dial(srv *ircServer, first bool) {
+	o := s.effectiveServerOptions(srv.name)
+	if o.Nick != "" && first {
+		srv.nick = o.Nick
+	}
+	nick := srv.nick
 	srv.afterConnect = o.AfterConnectCommands
 	user, real := s.realIdentity(nick)
 	if s.cfg.RealnameCustomization {
@@ -71,7 +87,7 @@ func (s *Session) connect(server, nick string) *ircServer {
 	}
 	srv.limiter = newThrottle(o.ThrottleLimit)
 	cfg := ircclient.Config{
-		Server:       server,
+		Server:       srv.name,
 		Address:      o.Address,
 		TLSPorts:     o.TLSPorts,
 		Ports:        o.Ports,
@@ -86,7 +102,7 @@ func (s *Session) connect(server, nick string) *ircServer {
 		WantCaps:     []string{"multi-prefix"},
 		Fallback:     enc,
 		PingInterval: s.cfg.PingInterval,
-		Logger:       s.log.With("server", server),
+		Logger:       s.log.With("server", srv.name),
 		Events:       s.irc,
 	}
 	if srv.limiter != nil {
@@ -96,9 +112,6 @@ func (s *Session) connect(server, nick string) *ircServer {
 		cfg.Address = "" // users cannot escape the fixed server
 	}
 	srv.conn = ircclient.Dial(s.ctx, cfg)
-	s.servers[server] = srv
-	s.publishServers()
-	return srv
 }
 
 // newThrottle returns the token bucket of Biboumi's throttle_limit: limit

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"biboumi/store"
 
@@ -258,7 +259,7 @@ func TestRoster(t *testing.T) {
 	h.rec.expect(t, "presence", `type="unavailable"`, "from=127.0.0.1@irc.localhost")
 	h.connect()
 	h.rec.expectNone(t, 0) // drain
-	c := h.irc // connection already accepted by connect
+	c := h.irc             // connection already accepted by connect
 	_ = c
 }
 
@@ -342,4 +343,32 @@ func TestGlobalAndChannelConfigure(t *testing.T) {
 	if m.StanzaID == nil {
 		t.Errorf("not archived despite the channel setting")
 	}
+}
+
+func TestReconnectAndRejoin(t *testing.T) {
+	h := newHarness(t)
+	h.g.SetConfig(Config{Domain: jid.MustParse("irc.localhost"), TLSPorts: []int{}, Ports: []int{h.irc.Port()},
+		ReconnectMin: 20 * time.Millisecond, ReconnectSpread: -1})
+	c := h.connect()
+	c.Close() // the server goes away
+	h.rec.expect(t, "presence", `type="unavailable"`, "/Bob")
+	h.rec.expect(t, "groupchat", "from="+h.room(), "Connection to the IRC server lost")
+	// The user stays in the room, and what they send waits.
+	h.g.HandleMessage(t.Context(), Message{From: alicePhone, To: jid.MustParse(h.room()), ID: "w1", Type: stanza.GroupChatMessage, Body: "sent while down"})
+	c = h.irc.Accept(t)
+	c.Register(t, "Alice")
+	c.ExpectLine(t, "JOIN #test")
+	c.Send(t, ":Alice!a@h JOIN #test")
+	c.Send(t, ":irc.test 353 Alice = #test :Alice @Bob")
+	c.Send(t, ":irc.test 366 Alice #test :End")
+	h.rec.expect(t, "presence", "/Bob", "aff=admin")
+	h.rec.expect(t, "presence", "/Alice", "codes=[110 210 100]")
+	h.rec.expect(t, "groupchat", "Reconnected to the IRC server.")
+	c.ExpectLine(t, "PRIVMSG #test :sent while down")
+	h.rec.expect(t, "groupchat", `id="w1"`, `body="sent while down"`)
+	h.rec.expectNone(t, 100*time.Millisecond, `body="sent while down"`) // reflected once
+	// A ban is not retried.
+	c.Send(t, "ERROR :Closing link: (You are K-Lined)")
+	c.Close()
+	h.rec.expect(t, "presence", `type="unavailable"`, "/Alice", "codes=[110 332]")
 }

@@ -195,6 +195,10 @@ func (s *Session) onEndOfNames(srv *ircServer, m ircmsg.Message, args []string) 
 	if r.occupant(srv.nick) == nil {
 		r.addOccupant(&occupant{nick: srv.nick})
 	}
+	if r.rejoin {
+		s.rejoined(srv, r)
+		return
+	}
 	for _, res := range r.resourceList() {
 		s.sendSelf(r, res)
 		s.sendHistory(r, res, r.history[res.String()])
@@ -209,6 +213,13 @@ func (s *Session) nickInUse(srv *ircServer, args []string) {
 	nick := ""
 	if len(args) > 0 {
 		nick = args[0]
+	}
+	if srv.reconnecting && !srv.registered {
+		// Our nick is still taken by the ghost of the lost connection:
+		// take another rather than evict the user from every room.
+		srv.nick = nick + "_"
+		s.ircSend(srv, ircmsg.MakeMessage(nil, "", "NICK", srv.nick))
+		return
 	}
 	reason := ""
 	if len(args) > 1 {

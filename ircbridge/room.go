@@ -37,6 +37,8 @@ type room struct {
 	occupants map[string]*occupant // by casefolded nick
 	topic     string
 	topicBy   string
+	// rejoin is set while the room is joined again after a reconnection.
+	rejoin bool
 }
 
 // occupant is someone in an IRC channel, ourselves included.

@@ -2,6 +2,7 @@ package ircbridge
 
 import (
 	"sort"
+	"time"
 
 	"biboumi/ircbridge/ircclient"
 
@@ -28,6 +29,13 @@ type ircServer struct {
 	afterConnect []string
 	// limiter throttles the lines sent for the user (nil: unthrottled).
 	limiter *rate.Limiter
+	// reconnecting is set from an unexpected disconnection until every
+	// room is joined again; waiting while no attempt is in progress.
+	reconnecting, waiting bool
+	attempt               int
+	retryAt               time.Time
+	// outbox holds what the user sent to rooms while reconnecting.
+	outbox []queuedLine
 	// list caches the channel list (LIST replies).
 	list channelList
 	// partners are the casefolded nicks the user sent private messages to:

@@ -106,7 +106,7 @@ func (s *Session) run() {
 		}
 		select {
 		case now := <-tick:
-			s.safely(func() { s.expirePending(now); s.expireAdhoc(now) })
+			s.safely(func() { s.expirePending(now); s.expireAdhoc(now); s.reconnectDue(now) })
 		case ev := <-s.events:
 			s.safely(func() { s.handleEvent(ev) })
 		case ev := <-s.irc:
@@ -118,12 +118,12 @@ func (s *Session) run() {
 		case <-s.ctx.Done():
 			return
 		}
-		idle := s.pending.empty() && len(s.adhoc) == 0
+		idle := s.pending.empty() && len(s.adhoc) == 0 && !s.reconnectingAny()
 		switch {
 		case idle:
 			s.stopTicker()
 		case s.ticker == nil:
-			s.ticker = time.NewTicker(time.Second)
+			s.ticker = time.NewTicker(min(time.Second, s.cfg.ReconnectMin))
 		}
 		if idle && len(s.servers) == 0 && len(s.retiring) == 0 && s.g.retire(s) {
 			return

@@ -66,6 +66,21 @@ func (s *Session) registered(srv *ircServer, ev ircclient.Registered) {
 // status 332 for joined rooms and a join error for pending ones.
 func (s *Session) closed(srv *ircServer, ev ircclient.Closed) {
 	text := ev.Text
+	if s.servers[srv.name] == srv && shouldReconnect(srv, ev) {
+		wasUp := srv.registered
+		s.scheduleReconnect(srv, text)
+		srv.waiting = true
+		if wasUp {
+			s.serverPresence(srv, false)
+			s.gatewayMessage(srv, "", "Connection lost: "+text+"; reconnecting.")
+		}
+		for _, iq := range srv.list.waiters {
+			s.send(iq.Fail(notConnected(srv.name)))
+		}
+		srv.list = channelList{}
+		s.dropPendingFor(srv.name)
+		return
+	}
 	for _, r := range srv.rooms {
 		for _, res := range sortedJIDs(r.leaving) {
 			s.sendSelfUnavailable(r, res, Presence{})

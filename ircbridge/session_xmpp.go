@@ -251,6 +251,12 @@ func (s *Session) groupchat(m Message, addr Address) {
 	if srv != nil {
 		r = srv.room(addr.Channel)
 	}
+	if r != nil && r.rejoin && !r.resources[m.From.String()].Equal(jid.JID{}) {
+		if !srv.queueWhileDown(queuedLine{from: m.From, msg: m}) {
+			s.bounceMessage(m, newError(stanza.Wait, stanza.ResourceConstraint, "The IRC connection is being re-established and too many messages are waiting"))
+		}
+		return
+	}
 	if r == nil || r.state != roomJoined || r.resources[m.From.String()].Equal(jid.JID{}) {
 		s.bounceMessage(m, newError(stanza.Modify, stanza.NotAcceptable, "You are not a participant in this room."))
 		return
