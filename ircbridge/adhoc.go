@@ -16,9 +16,6 @@ import (
 // adhocLifetime is how long an unfinished command session is kept.
 const adhocLifetime = time.Hour
 
-// maxAdhocSessions bounds the open command sessions of one user.
-const maxAdhocSessions = 16
-
 // Command statuses and actions (XEP-0050 §4).
 const (
 	statusExecuting = "executing"
@@ -133,7 +130,7 @@ func (s *Session) handleCommand(iq IQ, addr Address, c *Command) IQ {
 		if action != actionExecute {
 			return iq.Fail(errBadSession)
 		}
-		if len(s.adhoc) >= maxAdhocSessions {
+		if len(s.adhoc) >= s.cfg.Limits.AdhocSessions {
 			return iq.Fail(newError(stanza.Wait, stanza.ResourceConstraint, "Too many open command sessions"))
 		}
 		as = &adhocSession{id: newID(), node: def.node, owner: iq.From, target: addr, vals: map[string][]string{}}

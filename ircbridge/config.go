@@ -48,6 +48,10 @@ type Config struct {
 	// ReconnectSpread the random extra delay of that first attempt, so
 	// that an outage does not make every user reconnect at once.
 	ReconnectMin, ReconnectSpread time.Duration
+	// Policy says who may use the gateway and which IRC servers it reaches.
+	Policy Policy
+	// Limits bound each user.
+	Limits Limits
 	// QueueSize bounds the events waiting for each user's session.
 	QueueSize int
 	// Logger receives the gateway's logs; nil means slog.Default().
@@ -86,6 +90,7 @@ func (c *Config) withDefaults() *Config {
 	} else if n.ReconnectSpread == 0 {
 		n.ReconnectSpread = 5 * time.Second
 	}
+	n.Limits = n.Limits.withDefaults()
 	if n.QueueSize <= 0 {
 		n.QueueSize = 256
 	}

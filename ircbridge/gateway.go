@@ -116,13 +116,25 @@ func (g *Gateway) mapper() Mapper {
 	return Mapper{Domain: c.Domain, FixedServer: c.FixedServer}
 }
 
+// errForbiddenUser answers users outside the policy.
+var errForbiddenUser = newError(stanza.Auth, stanza.Forbidden, "This gateway is not open to users of your server")
+
+// errTooFast answers users over their stanza rate or queue.
+var errTooFast = newError(stanza.Wait, stanza.ResourceConstraint, "Too many stanzas: slow down")
+
 // HandleMessage takes a message from the XMPP server.
 func (g *Gateway) HandleMessage(ctx context.Context, m Message) {
 	if m.From.Equal(jid.JID{}) || m.Type == stanza.ErrorMessage && m.From.Resourcepart() == "" {
 		return
 	}
+	if !g.cfg.Load().userAllowed(m.From) {
+		if m.Type != stanza.ErrorMessage {
+			g.bounceMessage(ctx, m, errForbiddenUser)
+		}
+		return
+	}
 	if !g.post(m.From, evMessage{m}) && m.Type != stanza.ErrorMessage {
-		g.bounceMessage(ctx, m, newError(stanza.Wait, stanza.ResourceConstraint, "Too many stanzas waiting for this user"))
+		g.bounceMessage(ctx, m, errTooFast)
 	}
 }
 
@@ -135,8 +147,14 @@ func (g *Gateway) HandlePresence(ctx context.Context, p Presence) {
 		g.bouncePresence(ctx, p, newError(stanza.Modify, stanza.BadRequest, "Missing 'to' tag"))
 		return
 	}
+	if !g.cfg.Load().userAllowed(p.From) {
+		if p.Type == "" || p.Type == stanza.SubscribePresence || p.Type == stanza.ProbePresence {
+			g.bouncePresence(ctx, p, errForbiddenUser)
+		}
+		return
+	}
 	if !g.post(p.From, evPresence{p}) && p.Type != stanza.ErrorPresence && p.Type != stanza.UnavailablePresence {
-		g.bouncePresence(ctx, p, newError(stanza.Wait, stanza.ResourceConstraint, "Too many stanzas waiting for this user"))
+		g.bouncePresence(ctx, p, errTooFast)
 	}
 }
 
@@ -151,13 +169,28 @@ func (g *Gateway) HandleIQ(ctx context.Context, iq IQ) {
 			g.send(ctx, iq.Fail(newError(stanza.Modify, stanza.BadRequest, "Missing 'id' or 'to'")))
 			return
 		}
+		if !g.cfg.Load().userAllowed(iq.From) {
+			// Disco of the gateway itself stays open, so that a refused
+			// user's client can still show what this service is.
+			if reply, ok := g.answerStateless(iq); ok {
+				if _, info := iq.Payload.(*DiscoInfo); info {
+					g.send(ctx, reply)
+					return
+				}
+			}
+			g.send(ctx, iq.Fail(errForbiddenUser))
+			return
+		}
 		if reply, ok := g.answerStateless(iq); ok {
 			g.send(ctx, reply)
 			return
 		}
 	}
+	if iq.Type != stanza.GetIQ && iq.Type != stanza.SetIQ && !g.cfg.Load().userAllowed(iq.From) {
+		return
+	}
 	if !g.post(iq.From, evIQ{iq}) && (iq.Type == stanza.GetIQ || iq.Type == stanza.SetIQ) {
-		g.send(ctx, iq.Fail(newError(stanza.Wait, stanza.ResourceConstraint, "Too many stanzas waiting for this user")))
+		g.send(ctx, iq.Fail(errTooFast))
 	}
 }
 
@@ -180,6 +213,9 @@ func (g *Gateway) post(from jid.JID, ev event) bool {
 			defer g.wg.Done()
 			s.run()
 		}()
+	}
+	if !s.rate.Allow() {
+		return false
 	}
 	select {
 	case s.events <- ev:

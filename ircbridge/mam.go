@@ -14,9 +14,6 @@ import (
 // NSMAMExtended is the XEP-0313 extension with before-id, after-id and ids.
 const NSMAMExtended = "urn:xmpp:mam:2#extended"
 
-// mamPageSize is the default and largest page of a MAM query, as Biboumi.
-const mamPageSize = 100
-
 // mamForm is the query form advertised to clients (XEP-0313 §6.1).
 func mamForm() *Form {
 	return &Form{Type: "form", Fields: []FormField{
@@ -46,10 +43,10 @@ func (s *Session) mamQuery(iq IQ, addr Address, q *MAMQuery) IQ {
 	}
 	lq := store.LogQuery{
 		Owner: s.owner, Server: addr.Server, Channel: addr.Channel,
-		Start: q.Start, End: q.End, AfterID: q.AfterID, BeforeID: q.BeforeID, Limit: mamPageSize,
+		Start: q.Start, End: q.End, AfterID: q.AfterID, BeforeID: q.BeforeID, Limit: s.cfg.Limits.MAMPageSize,
 	}
 	if rsm := q.RSM; rsm != nil {
-		if rsm.Max >= 0 && rsm.Max < mamPageSize {
+		if rsm.Max >= 0 && rsm.Max < lq.Limit {
 			lq.Limit = rsm.Max
 		}
 		if rsm.After != "" {

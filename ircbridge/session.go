@@ -13,6 +13,8 @@ import (
 	"biboumi/ircbridge/ircclient"
 	"biboumi/store"
 
+	"golang.org/x/time/rate"
+
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 )
@@ -53,6 +55,7 @@ type Session struct {
 	irc      chan ircclient.Event
 	shutdown chan struct{}
 	control  chan evDisconnect // from admin commands
+	rate     *rate.Limiter     // stanzas from the user; used by Gateway.post
 	// published is the list of connected servers, for admin commands run
 	// in other sessions.
 	published atomic.Pointer[[]string]
@@ -84,6 +87,7 @@ func newSession(g *Gateway, owner jid.JID) *Session {
 		irc:      make(chan ircclient.Event, 64),
 		shutdown: make(chan struct{}, 1),
 		control:  make(chan evDisconnect),
+		rate:     rate.NewLimiter(rate.Limit(cfg.Limits.StanzaRate), cfg.Limits.StanzaBurst),
 		adhoc:    make(map[string]*adhocSession),
 		log:      cfg.Logger.With("user", owner.String()),
 		servers:  make(map[string]*ircServer),

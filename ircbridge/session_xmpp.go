@@ -64,6 +64,12 @@ func (s *Session) join(p Presence, addr Address) {
 		return
 	}
 	srv := s.servers[addr.Server]
+	if srv == nil || srv.room(addr.Channel) == nil {
+		if err := s.joinAllowed(addr, srv == nil); err != nil {
+			s.bouncePresence(p, err)
+			return
+		}
+	}
 	if srv == nil {
 		srv = s.connect(addr.Server, addr.Nick)
 	}
@@ -89,6 +95,25 @@ func (s *Session) join(p Presence, addr Address) {
 	if srv.registered {
 		s.sendJoin(srv, r)
 	}
+}
+
+// joinAllowed checks the policy and the user's limits before a join that
+// needs a new room (and maybe a new connection).
+func (s *Session) joinAllowed(addr Address, newServer bool) error {
+	if !s.cfg.ircAllowed(addr.Server) {
+		return newError(stanza.Cancel, stanza.NotAllowed, "The IRC server "+addr.Server+" is not allowed on this gateway")
+	}
+	if newServer && len(s.servers) >= s.cfg.Limits.IRCConnections {
+		return newError(stanza.Wait, stanza.ResourceConstraint, "You are connected to too many IRC servers ("+itoa(s.cfg.Limits.IRCConnections)+")")
+	}
+	n := 0
+	for _, srv := range s.servers {
+		n += len(srv.rooms)
+	}
+	if n >= s.cfg.Limits.Channels {
+		return newError(stanza.Wait, stanza.ResourceConstraint, "You are in too many channels ("+itoa(s.cfg.Limits.Channels)+")")
+	}
+	return nil
 }
 
 func (s *Session) sendJoin(srv *ircServer, r *room) {
