@@ -482,7 +482,7 @@ var badTests = [...]struct {
 }{
 	0: {
 		in:    `<message from='` + user + `' to='a@b@c' id='m1'><body>x</body></message>`,
-		reply: `<message from='irc.localhost' to='user@localhost/phone' type='error' id='m1'><error type='modify'><jid-malformed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>malformed JID in 'to': "a@b@c"</text></error></message>`,
+		reply: `<message from='irc.localhost' to='user@localhost/phone' type='error' id='m1'><error type='modify' code='400'><jid-malformed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>malformed JID in 'to': "a@b@c"</text></error></message>`,
 	},
 	1: {
 		// No usable from: nobody to answer.
@@ -493,43 +493,43 @@ var badTests = [...]struct {
 	},
 	3: {
 		in:    `<iq from='` + user + `' to='` + room + `' type='get'><ping xmlns='urn:xmpp:ping'/></iq>`,
-		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>missing 'id' attribute</text></error></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>missing 'id' attribute</text></error></iq>`,
 	},
 	4: {
 		in:    `<iq from='` + user + `' to='` + room + `' id='q'><ping xmlns='urn:xmpp:ping'/></iq>`,
-		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='q'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>missing 'type' attribute</text></error></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='q'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>missing 'type' attribute</text></error></iq>`,
 	},
 	5: {
 		in:    `<iq from='` + user + `' to='` + room + `' id='q' type='get'/>`,
-		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='q'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>an iq of type get needs exactly one child element, not 0</text></error></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='q'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>an iq of type get needs exactly one child element, not 0</text></error></iq>`,
 	},
 	6: {
 		in:    `<iq from='` + user + `' to='` + room + `' id='q' type='set'><ping xmlns='urn:xmpp:ping'/><query xmlns='jabber:iq:version'/></iq>`,
-		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='q'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>an iq of type set needs exactly one child element, not 2</text></error></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='q'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>an iq of type set needs exactly one child element, not 2</text></error></iq>`,
 	},
 	7: {
 		in:    `<iq from='` + user + `' to='` + room + `' id='q' type='fetch'><ping xmlns='urn:xmpp:ping'/></iq>`,
-		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='q'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>unknown iq type "fetch"</text></error></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='q'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>unknown iq type "fetch"</text></error></iq>`,
 	},
 	8: {
 		in:    `<message from='` + user + `' to='` + room + `' type='bogus' id='m'/>`,
-		reply: `<message from='` + room + `' to='user@localhost/phone' type='error' id='m'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>unknown message type "bogus"</text></error></message>`,
+		reply: `<message from='` + room + `' to='user@localhost/phone' type='error' id='m'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>unknown message type "bogus"</text></error></message>`,
 	},
 	9: {
 		in:    `<presence from='` + user + `' to='` + occup + `' type='online'/>`,
-		reply: `<presence from='` + occup + `' to='user@localhost/phone' type='error'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>unknown presence type "online"</text></error></presence>`,
+		reply: `<presence from='` + occup + `' to='user@localhost/phone' type='error'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>unknown presence type "online"</text></error></presence>`,
 	},
 	10: {
 		in:    `<presence from='` + user + `' to='` + occup + `'><x xmlns='http://jabber.org/protocol/muc'><history since='yesterday'/></x></presence>`,
-		reply: `<presence from='` + occup + `' to='user@localhost/phone' type='error'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid 'since' in &lt;history/&gt;: "yesterday" is not a XEP-0082 DateTime</text></error></presence>`,
+		reply: `<presence from='` + occup + `' to='user@localhost/phone' type='error'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid 'since' in &lt;history/&gt;: "yesterday" is not a XEP-0082 DateTime</text></error></presence>`,
 	},
 	11: {
 		in:    `<presence from='` + user + `' to='` + occup + `'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='ten'/></x></presence>`,
-		reply: `<presence from='` + occup + `' to='user@localhost/phone' type='error'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid 'maxstanzas' in &lt;history/&gt;: "ten" is not a non-negative integer</text></error></presence>`,
+		reply: `<presence from='` + occup + `' to='user@localhost/phone' type='error'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid 'maxstanzas' in &lt;history/&gt;: "ten" is not a non-negative integer</text></error></presence>`,
 	},
 	12: {
 		in:    `<presence from='` + user + `' to='` + occup + `'><show>sleepy</show></presence>`,
-		reply: `<presence from='` + occup + `' to='user@localhost/phone' type='error'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid &lt;show/&gt; value "sleepy"</text></error></presence>`,
+		reply: `<presence from='` + occup + `' to='user@localhost/phone' type='error'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid &lt;show/&gt; value "sleepy"</text></error></presence>`,
 	},
 	13: {
 		// Errors are never answered, even malformed ones.
@@ -537,31 +537,31 @@ var badTests = [...]struct {
 	},
 	14: {
 		in:    `<message from='` + user + `' type='chat' id='m'><body>x</body></message>`,
-		reply: `<message from='irc.localhost' to='user@localhost/phone' type='error' id='m'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>missing 'to' attribute</text></error></message>`,
+		reply: `<message from='irc.localhost' to='user@localhost/phone' type='error' id='m'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>missing 'to' attribute</text></error></message>`,
 	},
 	15: {
 		in:    `<iq from='` + user + `' to='` + room + `' id='k' type='set'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='x' role='god'/></query></iq>`,
-		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='k'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid role "god"</text></error></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='k'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid role "god"</text></error></iq>`,
 	},
 	16: {
 		in:    `<message from='` + user + `' to='` + room + `' id='i'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='@@'/></x></message>`,
-		reply: `<message from='` + room + `' to='user@localhost/phone' type='error' id='i'><error type='modify'><jid-malformed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>malformed JID in 'to': "@@"</text></error></message>`,
+		reply: `<message from='` + room + `' to='user@localhost/phone' type='error' id='i'><error type='modify' code='400'><jid-malformed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>malformed JID in 'to': "@@"</text></error></message>`,
 	},
 	17: {
 		in:    `<iq from='` + user + `' to='` + srvJ + `' id='l' type='get'><query xmlns='http://jabber.org/protocol/disco#items'><set xmlns='http://jabber.org/protocol/rsm'><max>-1</max></set></query></iq>`,
-		reply: `<iq from='` + srvJ + `' to='user@localhost/phone' type='error' id='l'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid &lt;max/&gt;: "-1" is not a non-negative integer</text></error></iq>`,
+		reply: `<iq from='` + srvJ + `' to='user@localhost/phone' type='error' id='l'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid &lt;max/&gt;: "-1" is not a non-negative integer</text></error></iq>`,
 	},
 	18: {
 		in:    `<message from='` + user + `' to='` + room + `' type='groupchat' id='big'><body>` + strings.Repeat("x", 100<<10) + `</body></message>`,
-		reply: `<message from='` + room + `' to='user@localhost/phone' type='error' id='big'><error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>message too large</text></error></message>`,
+		reply: `<message from='` + room + `' to='user@localhost/phone' type='error' id='big'><error type='modify' code='406'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>message too large</text></error></message>`,
 	},
 	19: {
 		in:    `<message from='` + user + `' to='` + room + `' type='groupchat' id='huge'><body>` + strings.Repeat("é", 1<<19) + `</body></message>`,
-		reply: `<message from='` + room + `' to='user@localhost/phone' type='error' id='huge'><error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>stanza too large</text></error></message>`,
+		reply: `<message from='` + room + `' to='user@localhost/phone' type='error' id='huge'><error type='modify' code='406'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>stanza too large</text></error></message>`,
 	},
 	20: {
 		in:    `<message from='` + user + `' to='` + room + `' type='groupchat' id='deep'>` + strings.Repeat("<a>", 100) + strings.Repeat("</a>", 100) + `<body>x</body></message>`,
-		reply: `<message from='` + room + `' to='user@localhost/phone' type='error' id='deep'><error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>stanza nested too deeply</text></error></message>`,
+		reply: `<message from='` + room + `' to='user@localhost/phone' type='error' id='deep'><error type='modify' code='406'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>stanza nested too deeply</text></error></message>`,
 	},
 	21: {
 		// Unknown top-level elements are ignored.
@@ -573,32 +573,32 @@ var badTests = [...]struct {
 	},
 	23: {
 		in:    `<message from='` + user + `' to='` + room + `' type='groupchat' id='x'><body>ok</body><x xmlns='http://jabber.org/protocol/muc#user'><status code='abc'/></x></message>`,
-		reply: `<message from='` + room + `' to='user@localhost/phone' type='error' id='x'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid status code "abc"</text></error></message>`,
+		reply: `<message from='` + room + `' to='user@localhost/phone' type='error' id='x'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid status code "abc"</text></error></message>`,
 	},
 	24: {
 		// A to outside our domain: answer from our domain.
 		in:    `<presence from='` + user + `' to='someone@elsewhere' type='probe' id='p'><show>never</show></presence>`,
-		reply: `<presence from='irc.localhost' to='user@localhost/phone' type='error' id='p'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid &lt;show/&gt; value "never"</text></error></presence>`,
+		reply: `<presence from='irc.localhost' to='user@localhost/phone' type='error' id='p'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid &lt;show/&gt; value "never"</text></error></presence>`,
 	},
 	25: {
 		in:    `<iq from='` + user + `' to='` + room + `' type='set' id='mb'><query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field><field var='start'><value>yesterday</value></field></x></query></iq>`,
-		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='mb'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid 'start' field in the MAM query form: "yesterday" is not a XEP-0082 DateTime</text></error></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='mb'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid 'start' field in the MAM query form: "yesterday" is not a XEP-0082 DateTime</text></error></iq>`,
 	},
 	26: {
 		in:    `<iq from='` + user + `' to='` + room + `' type='set' id='mb'><query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data' type='submit'><field var='end'><value>2024-13-01T00:00:00Z</value></field></x></query></iq>`,
-		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='mb'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid 'end' field in the MAM query form: "2024-13-01T00:00:00Z" is not a XEP-0082 DateTime</text></error></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='mb'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid 'end' field in the MAM query form: "2024-13-01T00:00:00Z" is not a XEP-0082 DateTime</text></error></iq>`,
 	},
 	27: {
 		in:    `<iq from='` + user + `' to='` + room + `' type='set' id='mr'><query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><max>ten</max></set></query></iq>`,
-		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='mr'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid &lt;max/&gt;: "ten" is not a non-negative integer</text></error></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='mr'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid &lt;max/&gt;: "ten" is not a non-negative integer</text></error></iq>`,
 	},
 	28: {
 		in:    `<iq from='` + user + `' to='` + room + `' type='set' id='mt'><query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:1</value></field></x></query></iq>`,
-		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='mt'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>unsupported FORM_TYPE "urn:xmpp:mam:1" in the MAM query form</text></error></iq>`,
+		reply: `<iq from='` + room + `' to='user@localhost/phone' type='error' id='mt'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>unsupported FORM_TYPE "urn:xmpp:mam:1" in the MAM query form</text></error></iq>`,
 	},
 	29: {
 		in:    `<iq from='` + user + `' to='irc.localhost' type='set' id='ca'><command xmlns='http://jabber.org/protocol/commands' node='ping' action='run'/></iq>`,
-		reply: `<iq from='irc.localhost' to='user@localhost/phone' type='error' id='ca'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid action "run" in &lt;command/&gt;</text></error></iq>`,
+		reply: `<iq from='irc.localhost' to='user@localhost/phone' type='error' id='ca'><error type='modify' code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>invalid action "run" in &lt;command/&gt;</text></error></iq>`,
 	},
 }
 

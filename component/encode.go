@@ -345,6 +345,9 @@ func appendError(b []byte, e *stanza.Error) []byte {
 	}
 	b = append(b, "<error"...)
 	b = appendAttr(b, "type", string(typ))
+	if code := legacyCode(cond); code != "" {
+		b = appendAttr(b, "code", code) // XEP-0086, for old clients (Biboumi sends 409)
+	}
 	b = appendJIDAttr(b, "by", e.By)
 	b = append(b, '>', '<')
 	b = appendEscaped(b, string(cond), false)
@@ -697,4 +700,37 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// legacyCode is the XEP-0086 error code of a condition, or "".
+func legacyCode(c stanza.Condition) string {
+	switch c {
+	case stanza.BadRequest, stanza.JIDMalformed, stanza.UnexpectedRequest:
+		return "400"
+	case stanza.NotAuthorized:
+		return "401"
+	case stanza.Forbidden:
+		return "403"
+	case stanza.ItemNotFound, stanza.RecipientUnavailable, stanza.RemoteServerNotFound:
+		return "404"
+	case stanza.NotAllowed:
+		return "405"
+	case stanza.NotAcceptable:
+		return "406"
+	case stanza.RegistrationRequired, stanza.SubscriptionRequired:
+		return "407"
+	case stanza.Conflict:
+		return "409"
+	case stanza.InternalServerError, stanza.ResourceConstraint, stanza.UndefinedCondition:
+		return "500"
+	case stanza.FeatureNotImplemented:
+		return "501"
+	case stanza.ServiceUnavailable:
+		return "503"
+	case stanza.RemoteServerTimeout:
+		return "504"
+	case stanza.Redirect, stanza.Gone:
+		return "302"
+	}
+	return ""
 }

@@ -28,14 +28,21 @@ const (
 type archiver struct {
 	st  store.Store
 	log *slog.Logger
-	in  chan *store.LogLine
+	in  chan archItem
 
 	closeOnce sync.Once
 	done      chan struct{}
 }
 
+// archItem is a line to write, or a barrier: a channel closed once every
+// line queued before it is written.
+type archItem struct {
+	line    *store.LogLine
+	barrier chan struct{}
+}
+
 func newArchiver(st store.Store, log *slog.Logger) *archiver {
-	a := &archiver{st: st, log: log, in: make(chan *store.LogLine, archiveQueue), done: make(chan struct{})}
+	a := &archiver{st: st, log: log, in: make(chan archItem, archiveQueue), done: make(chan struct{})}
 	go a.run()
 	return a
 }
@@ -44,14 +51,30 @@ func newArchiver(st store.Store, log *slog.Logger) *archiver {
 // far behind), and gives up when ctx ends.
 func (a *archiver) append(ctx context.Context, l *store.LogLine) {
 	select {
-	case a.in <- l:
+	case a.in <- archItem{line: l}:
 	default:
 		a.log.Warn("archive queue full: waiting for the database")
 		select {
-		case a.in <- l:
+		case a.in <- archItem{line: l}:
 		case <-ctx.Done():
 			a.log.Error("archive line dropped", "err", ctx.Err())
 		}
+	}
+}
+
+// sync waits until every line appended before it is written (or given
+// up), so that a read sees every id a client has already been sent: the
+// batching delays writes, never what reads can see. It only costs reads.
+func (a *archiver) sync(ctx context.Context) {
+	b := make(chan struct{})
+	select {
+	case a.in <- archItem{barrier: b}:
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-b:
+	case <-ctx.Done():
 	}
 }
 
@@ -68,15 +91,22 @@ func (a *archiver) run() {
 	timer.Stop()
 	for {
 		select {
-		case l, ok := <-a.in:
+		case it, ok := <-a.in:
 			if !ok {
 				a.write(batch)
 				return
 			}
+			if it.barrier != nil {
+				timer.Stop()
+				a.write(batch)
+				batch = batch[:0]
+				close(it.barrier)
+				continue
+			}
 			if len(batch) == 0 {
 				timer.Reset(archiveInterval)
 			}
-			batch = append(batch, l)
+			batch = append(batch, it.line)
 			if len(batch) < archiveBatch {
 				continue
 			}

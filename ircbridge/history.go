@@ -117,6 +117,7 @@ func (s *Session) sendHistory(r *room, res jid.JID, req *HistoryRequest) {
 	}
 	q.Limit = limit
 	ctx, cancel := s.storeCtx()
+	s.g.arch.sync(ctx)
 	page, err := st.ListLogs(ctx, q)
 	cancel()
 	if err != nil {

@@ -65,6 +65,7 @@ func (s *Session) mamQuery(iq IQ, addr Address, q *MAMQuery) IQ {
 		return iq.Result(fin) // max=0: no results, not complete
 	}
 	ctx, cancel := s.storeCtx()
+	s.g.arch.sync(ctx)
 	page, err := st.ListLogs(ctx, lq)
 	cancel()
 	switch {

@@ -219,7 +219,7 @@ func (s *Session) onNick(srv *ircServer, m ircmsg.Message) {
 			continue
 		}
 		if r.state != roomJoined {
-			o.nick = nick
+			o.rename(nick)
 			r.addOccupant(o)
 			continue
 		}
@@ -232,7 +232,7 @@ func (s *Session) onNick(srv *ircServer, m ircmsg.Message) {
 					MUCUser: &MUCUser{Items: []MUCItem{item}, Status: []int{StatusNickChange, StatusSelf}},
 				})
 			}
-			o.nick = nick
+			o.rename(nick)
 			r.addOccupant(o)
 			for _, res := range r.resourceList() {
 				s.sendSelf(r, res)
@@ -240,7 +240,7 @@ func (s *Session) onNick(srv *ircServer, m ircmsg.Message) {
 			continue
 		}
 		s.sendOccupantGone(r, o, "", MUCUser{Items: []MUCItem{{Nick: nick}}, Status: []int{StatusNickChange}})
-		o.nick = nick
+		o.rename(nick)
 		r.addOccupant(o)
 		s.sendOccupant(r, o)
 	}

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,95 +13,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m)) }
-
-// gateway is the gateway under test, run in-process against real servers.
-type gateway struct {
-	host string        // component domain
-	done chan struct{} // closed when the gateway has returned
-	code int           // its exit status, valid once done is closed
-	stop context.CancelFunc
-}
-
-// startGateway runs the gateway with a configuration pointing at xs and at
-// the IRC server's port, and waits until it answers disco#info through the
-// XMPP server.
-func startGateway(t *testing.T, xs *testenv.XMPPServer, ircPort int, probe *testenv.XMPPClient) *gateway {
-	t.Helper()
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "biboumi.toml")
-	cfg := fmt.Sprintf(`hostname = %q
-password = %q
-port = %d
-db_name = %q
-identd_port = 0
-log_level = "debug"
-[irc]
-tls_ports = []
-ports = [%d]
-[component]
-reconnect_min = "100ms"
-`, xs.ComponentHost, xs.Secret, xs.ComponentPort, filepath.Join(dir, "biboumi.sqlite"), ircPort)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := LoadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs, err := newLogging(c, testWriter{t})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &gateway{host: xs.ComponentHost, done: make(chan struct{}), stop: cancel}
-	go func() {
-		defer close(g.done)
-		d := daemon{path: cfgPath, cfg: c, logs: logs, reload: make(chan os.Signal)}
-		if err := d.run(ctx); err != nil {
-			t.Logf("gateway: %v", err)
-			g.code = 1
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-g.done:
-		case <-time.After(10 * time.Second):
-			t.Error("gateway did not stop")
-		}
-	})
-	// Wait for the component to be routable: ask its disco#info until the
-	// XMPP server stops bouncing it.
-	deadline := time.Now().Add(15 * time.Second)
-	for i := 0; ; i++ {
-		id := fmt.Sprintf("probe%d", i)
-		probe.Sendf(t, `<iq type='get' id='%s' to='%s'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`, id, g.host)
-		e := probe.Expect(t, testenv.IsStanza("iq", "id", id), "disco#info answer from the gateway")
-		if e.Attr("type") == "result" {
-			if e.Find("query", "identity") == nil || e.Find("query", "identity").Attr("name") != "Biboumi XMPP-IRC gateway" {
-				t.Fatalf("gateway disco#info: %s", e)
-			}
-			return g
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway never became reachable: %s", e)
-		}
-		time.Sleep(50 * time.Millisecond) // the XMPP server has no "component connected" event to wait on
-	}
-}
-
-// shutdown stops the gateway as SIGTERM does and returns its exit status.
-func (g *gateway) shutdown(t *testing.T) int {
-	t.Helper()
-	g.stop()
-	select {
-	case <-g.done:
-		return g.code
-	case <-time.After(8 * time.Second):
-		t.Fatal("gateway did not stop within 8 s")
-		return -1
-	}
-}
 
 type testWriter struct{ t *testing.T }
 
