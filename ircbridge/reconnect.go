@@ -19,8 +19,8 @@ import (
 
 // Reconnection tunables.
 const (
-	reconnectMax    = 5 * time.Minute // longest delay between attempts
-	reconnectQueue  = 100             // lines kept per connection while it is down
+	reconnectMax   = 5 * time.Minute // longest delay between attempts
+	reconnectQueue = 100             // lines kept per connection while it is down
 )
 
 // banWords mark an ERROR that is a ban: reconnecting would only make it
