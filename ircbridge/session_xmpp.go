@@ -124,10 +124,20 @@ func (s *Session) sendJoin(srv *ircServer, r *room) {
 	s.ircSend(srv, ircmsg.MakeMessage(nil, "", "JOIN", params...))
 }
 
-func (s *Session) ircSend(srv *ircServer, m ircmsg.Message) {
-	if err := srv.conn.Send(m); err != nil {
+func (s *Session) ircSend(srv *ircServer, m ircmsg.Message) error {
+	err := srv.conn.Send(m)
+	if err != nil {
 		s.log.Warn("IRC line not sent", "server", srv.name, "command", m.Command, "err", err)
 	}
+	return err
+}
+
+// errNotSent answers a message whose lines could not all be queued for
+// IRC (the connection's queue is full, or it just closed): the user is
+// told rather than left to believe it was sent.
+func errNotSent(sent, total int) stanza.Error {
+	return newError(stanza.Wait, stanza.ResourceConstraint,
+		"Too many lines waiting for the IRC server: "+itoa(total-sent)+" of "+itoa(total)+" lines of this message were not sent")
 }
 
 // presenceUpdate handles an available presence without the MUC <x/>: a nick
@@ -293,26 +303,31 @@ func (s *Session) groupchat(m Message, addr Address) {
 		return
 	}
 	id := m.ID
+	var pieces []ircPiece
 	for _, line := range strings.Split(m.Body, "\n") {
 		if strings.HasPrefix(line, "/mode ") {
 			args := strings.Fields(line[len("/mode "):])
 			s.ircSend(srv, ircmsg.MakeMessage(nil, "", "MODE", append([]string{r.name}, args...)...))
 			continue
 		}
-		for _, piece := range s.splitForIRC(srv, r.name, line) {
-			s.ircSend(srv, piece.msg(r.name))
-			logID, archived := s.archive(r, srv.nick, piece.xmppBody(), time.Now())
-			if id == "" {
-				id = logID
-			}
-			for _, res := range r.resourceList() {
-				s.send(Message{
-					From: r.occupantJID(srv.nick), To: res, ID: id, Type: stanza.GroupChatMessage,
-					Body: piece.xmppBody(), OriginID: m.OriginID, StanzaID: r.stanzaID(logID, archived),
-				})
-			}
-			id = ""
+		pieces = append(pieces, s.splitForIRC(srv, r.name, line)...)
+	}
+	for i, piece := range pieces {
+		if err := s.ircSend(srv, piece.msg(r.name)); err != nil {
+			s.bounceMessage(m, errNotSent(i, len(pieces)))
+			return
 		}
+		logID, archived := s.archive(r, srv.nick, piece.xmppBody(), time.Now())
+		if id == "" {
+			id = logID
+		}
+		for _, res := range r.resourceList() {
+			s.send(Message{
+				From: r.occupantJID(srv.nick), To: res, ID: id, Type: stanza.GroupChatMessage,
+				Body: piece.xmppBody(), OriginID: m.OriginID, StanzaID: r.stanzaID(logID, archived),
+			})
+		}
+		id = ""
 	}
 }
 
@@ -365,9 +380,14 @@ func (s *Session) privateMessage(m Message, addr Address) {
 		return
 	}
 	srv.partners[srv.fold(addr.Nick)] = true
+	var pieces []ircPiece
 	for _, line := range strings.Split(m.Body, "\n") {
-		for _, piece := range s.splitForIRC(srv, addr.Nick, line) {
-			s.ircSend(srv, piece.msg(addr.Nick))
+		pieces = append(pieces, s.splitForIRC(srv, addr.Nick, line)...)
+	}
+	for i, piece := range pieces {
+		if err := s.ircSend(srv, piece.msg(addr.Nick)); err != nil {
+			s.bounceMessage(m, errNotSent(i, len(pieces)))
+			return
 		}
 	}
 }
