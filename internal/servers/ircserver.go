@@ -8,7 +8,7 @@ import (
 )
 
 // IRCServer is a running inspircd or ngircd with one plain-text client
-// listener on loopback.
+// listener on loopback, and optionally a TLS one.
 type IRCServer struct {
 	Kind string // "inspircd" or "ngircd"
 	Name string // server name, "irc.test"
@@ -19,14 +19,38 @@ type IRCServer struct {
 	// module / ngircd WebircPassword).
 	WebIRCPassword string
 	Dir            string // config and logs
+	// TLSPort and TLSAddr are the TLS client listener (IRCOptions.TLS),
+	// zero otherwise; TLS holds its certificate files.
+	TLSPort int
+	TLSAddr string
+	TLS     *TLSFiles
 
 	p *Process
 }
 
-// IRCOptions configures an IRC server. Room for TLS.
+// DefaultWebIRCPassword is the WEBIRC password when IRCOptions has none.
+const DefaultWebIRCPassword = "webirc-secret"
+
+// IRCOptions configures an IRC server.
 type IRCOptions struct {
-	// PickPort chooses the port; default FreePort.
+	// PickPort chooses the ports; default FreePort.
 	PickPort func() (int, error)
+	// TLS adds a TLS client listener (inspircd: ssl_gnutls; ngircd: its
+	// [SSL] section) with a certificate for 127.0.0.1 and localhost
+	// generated into the server's directory, issued by a throwaway test
+	// CA (IRCServer.TLS.CA).
+	TLS bool
+	// TLSSelfSigned makes that certificate self-signed instead (for
+	// fingerprint pinning tests).
+	TLSSelfSigned bool
+	// WebIRCPassword is the WEBIRC password accepted from 127.0.0.1;
+	// default DefaultWebIRCPassword.
+	WebIRCPassword string
+	// Ident makes inspircd query the client's identd (RFC 1413, port 113
+	// of the client's address) at each connection (its ident module, 2 s
+	// timeout). ngircd ignores it: it only queries identd from its DNS
+	// resolver, which stays off so that no lookup leaves the machine.
+	Ident bool
 }
 
 type ircTemplateData struct {
@@ -34,6 +58,12 @@ type ircTemplateData struct {
 	Name           string
 	Port           int
 	WebIRCPassword string
+	// TLSPort is 0 without TLS; then TLSCertFile and TLSKeyFile are empty.
+	TLSPort     int
+	TLSCertFile string
+	TLSKeyFile  string
+	TLSDHFile   string
+	Ident       bool
 }
 
 const ircServerName = "irc.test"
@@ -59,15 +89,33 @@ func startIRCServer(dir, kind string, o IRCOptions) (*IRCServer, error) {
 		return nil, err
 	}
 	next := pickPort(o.PickPort)
+	webircPassword := o.WebIRCPassword
+	if webircPassword == "" {
+		webircPassword = DefaultWebIRCPassword
+	}
+	var tlsFiles *TLSFiles
+	if o.TLS || o.TLSSelfSigned {
+		if tlsFiles, err = GenerateTLS(dir, o.TLSSelfSigned); err != nil {
+			return nil, fmt.Errorf("%s: TLS certificate: %w", kind, err)
+		}
+	}
 	var lastErr error
 	for range startAttempts {
 		port, err := next()
 		if err != nil {
 			return nil, err
 		}
-		s := &IRCServer{Kind: kind, Name: ircServerName, Host: "127.0.0.1", Port: port, Addr: hostPort(port), WebIRCPassword: "webirc-secret", Dir: dir}
-		data := ircTemplateData{Dir: dir, Name: s.Name, Port: port, WebIRCPassword: s.WebIRCPassword}
+		s := &IRCServer{Kind: kind, Name: ircServerName, Host: "127.0.0.1", Port: port, Addr: hostPort(port), WebIRCPassword: webircPassword, Dir: dir}
+		data := ircTemplateData{Dir: dir, Name: s.Name, Port: port, WebIRCPassword: s.WebIRCPassword, Ident: o.Ident}
 		cfg := ProcessConfig{Name: kind, Dir: dir, Ready: []string{s.Addr}, Timeout: 20 * time.Second}
+		if tlsFiles != nil {
+			if s.TLSPort, err = next(); err != nil {
+				return nil, err
+			}
+			s.TLSAddr, s.TLS = hostPort(s.TLSPort), tlsFiles
+			data.TLSPort, data.TLSCertFile, data.TLSKeyFile, data.TLSDHFile = s.TLSPort, tlsFiles.CertFile, tlsFiles.KeyFile, tlsFiles.DHFile
+			cfg.Ready = append(cfg.Ready, s.TLSAddr)
+		}
 		switch kind {
 		case "inspircd":
 			conf := filepath.Join(dir, "inspircd.conf")

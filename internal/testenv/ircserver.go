@@ -7,14 +7,16 @@ import (
 )
 
 // IRCServer is a running inspircd or ngircd with one plain-text client
-// listener on loopback. Its fields (Kind, Name, Host, Port, Addr,
-// WebIRCPassword, Dir) and its methods without a testing.TB (Running,
+// listener on loopback, and a TLS one when IRCOptions.TLS is set. Its
+// fields (Kind, Name, Host, Port, Addr, WebIRCPassword, Dir, TLSPort,
+// TLSAddr, TLS) and its methods without a testing.TB (Running,
 // StartupTime, Logs) are those of the servers.IRCServer it wraps.
 type IRCServer struct {
 	*servers.IRCServer
 }
 
-// IRCOptions configures an IRC server. Nothing yet; room for TLS.
+// IRCOptions configures an IRC server: ports, a TLS listener (TLS,
+// TLSSelfSigned) and the WEBIRC password.
 type IRCOptions = servers.IRCOptions
 
 func ircPorts(o IRCOptions) IRCOptions {

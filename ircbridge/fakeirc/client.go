@@ -1,6 +1,8 @@
 package fakeirc
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"os"
@@ -137,18 +139,25 @@ func (c *Client) Send(t testing.TB, line string) {
 }
 
 // Register plays the server side of a registration: it reads the client's
-// PASS, CAP, NICK and USER lines in whatever order they come, answers
+// WEBIRC, PASS, CAP, NICK and USER lines in whatever order they come, answers
 // CAP LS with "multi-prefix" and acknowledges any CAP REQ, and when NICK,
 // USER and (if CAP LS was sent) CAP END have arrived, sends the welcome
 // burst (001 to 005, with PREFIX=(qaohv)~&@%+ CHANTYPES=# CASEMAPPING=rfc1459)
 // and 422 (no MOTD), all addressed to nick.
 func (c *Client) Register(t testing.TB, nick string) {
 	t.Helper()
+	c.RegisterCaps(t, nick, "multi-prefix")
+}
+
+// RegisterCaps is Register with caps (space-separated, "name" or
+// "name=value") as the CAP LS reply. It acknowledges every CAP REQ.
+func (c *Client) RegisterCaps(t testing.TB, nick, caps string) {
+	t.Helper()
 	var gotNick, gotUser, capLS, capEnd bool
 	for !gotNick || !gotUser || (capLS && !capEnd) {
 		m := c.ReadMessage(t)
 		switch m.Command {
-		case "PASS":
+		case "PASS", "WEBIRC":
 		case "NICK":
 			gotNick = true
 		case "USER":
@@ -157,7 +166,7 @@ func (c *Client) Register(t testing.TB, nick string) {
 			switch sub := strings.ToUpper(param(m, 0)); sub {
 			case "LS":
 				capLS = true
-				c.Send(t, ":"+ServerName+" CAP * LS :multi-prefix")
+				c.Send(t, ":"+ServerName+" CAP * LS :"+caps)
 			case "REQ":
 				c.Send(t, ":"+ServerName+" CAP * ACK :"+param(m, 1))
 			case "END":
@@ -193,6 +202,15 @@ func param(m ircmsg.Message, i int) string {
 		return m.Params[i]
 	}
 	return ""
+}
+
+// PeerCertificates returns the certificates the client presented in the TLS
+// handshake (nil for a plain-text connection or a client without one).
+func (c *Client) PeerCertificates() []*x509.Certificate {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		return tc.ConnectionState().PeerCertificates
+	}
+	return nil
 }
 
 // RemoteAddr returns the client's address.

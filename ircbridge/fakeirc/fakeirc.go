@@ -52,12 +52,22 @@ func NewServer(t testing.TB) *Server {
 // certificate valid for 127.0.0.1 and localhost. Clients verifying against
 // the system roots reject it; ClientTLSConfig trusts it. The server completes
 // the handshake as soon as it accepts a connection; connections whose
-// handshake fails are closed and never returned by Accept.
+// handshake fails are closed and never returned by Accept. It asks clients
+// for a certificate without requiring or verifying one (CertFP, SASL
+// EXTERNAL): Client.PeerCertificates returns what the client presented.
 func NewTLSServer(t testing.TB) *Server {
 	t.Helper()
 	cert, leaf := selfSigned(t)
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}
 	return newServer(t, cfg, leaf)
+}
+
+// ClientCertificate returns a fresh self-signed client certificate, for
+// CertFP and SASL EXTERNAL tests.
+func ClientCertificate(t testing.TB) tls.Certificate {
+	t.Helper()
+	cert, _ := selfSigned(t)
+	return cert
 }
 
 func newServer(t testing.TB, tlsCfg *tls.Config, leaf *x509.Certificate) *Server {

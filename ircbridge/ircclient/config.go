@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -73,16 +74,45 @@ type Config struct {
 	Username string
 	// Realname is the last USER parameter (default: Nick).
 	Realname string
-	// Password is sent with PASS before anything else when non-empty.
+	// Password is sent with PASS when non-empty, first (after WEBIRC).
 	Password string
 	// Hostname is the second USER parameter: the user's XMPP domain, like
 	// Biboumi. Servers ignore it; empty means "0".
 	Hostname string
 	// WantCaps are requested with CAP REQ when the server offers them in its
-	// CAP LS 302 reply. nil means multi-prefix alone, what Biboumi requests
-	// (NAMES then lists every prefix of a member, which the role mapping
-	// needs); an empty non-nil slice requests nothing.
+	// CAP LS 302 reply, and later when it offers them with CAP NEW. nil means
+	// DefaultCaps(); an empty non-nil slice requests nothing. "sasl" is never
+	// requested through WantCaps: set SASL instead.
+	//
+	// Several of the defaults change what the owner receives: echo-message
+	// echoes our own PRIVMSG/NOTICE back, extended-join adds the account and
+	// realname to JOIN, userhost-in-names gives nick!user@host in 353,
+	// away-notify/account-notify/chghost/setname/invite-notify bring AWAY,
+	// ACCOUNT, CHGHOST, SETNAME and INVITE lines, and batch/labeled-response
+	// bring BATCH and ACK lines. Use []string{"multi-prefix"} for Biboumi's
+	// behaviour.
 	WantCaps []string
+	// SASL, when non-nil, authenticates with SASL (IRCv3 sasl 3.1) before
+	// registration completes: CAP END is only sent after 903, so that the
+	// account (and its cloak) applies before any JOIN. Failure of any kind
+	// (902, 904-908, CAP NAK sasl, sasl not offered, a server without CAP)
+	// closes the connection with a *SASLError.
+	SASL *SASLConfig
+	// ClientCert is presented to the server on TLS connections (CertFP), and
+	// used for SASL EXTERNAL. It replaces TLSConfig.Certificates.
+	ClientCert *tls.Certificate
+	// WebIRC, when non-nil, sends "WEBIRC <password> <gateway> <hostname>
+	// <ip>" before anything else, so that the server shows the user's host
+	// and IP instead of the gateway's. The password is never logged.
+	WebIRC *WebIRCConfig
+	// Ident, when non-nil, is called with the local and remote address of
+	// each TCP connection right after it is established (before the TLS
+	// handshake), and the function it returns (which may be nil) is called
+	// when that socket is closed. The owner registers the pair with its
+	// identd: identd.Server.Register fits. It runs on the Conn's supervisor
+	// goroutine and must not block. The server may query identd before
+	// Ident runs: identd.Config.Grace covers that.
+	Ident func(local, remote netip.AddrPort) (release func())
 	// Fallback names the charset used to decode input that is not valid
 	// UTF-8 (WHATWG/IANA names: "latin1", "iso-8859-15", "koi8-r",
 	// "shift_jis"…). Default "latin1", which WHATWG maps to windows-1252, a
@@ -141,11 +171,28 @@ func (cfg Config) withDefaults() (Config, encoding.Encoding, error) {
 		cfg.QueueSize = DefaultQueueSize
 	}
 	if cfg.WantCaps == nil {
-		cfg.WantCaps = []string{"multi-prefix"}
+		cfg.WantCaps = DefaultCaps()
 	}
 	// The Conn's goroutines read these: they must not share the caller's
 	// backing arrays.
-	cfg.WantCaps = slices.Clone(cfg.WantCaps)
+	cfg.WantCaps = slices.DeleteFunc(slices.Clone(cfg.WantCaps), func(s string) bool {
+		return s == "" || s == "sasl" || strings.ContainsAny(s, " \r\n\x00")
+	})
+	if cfg.SASL != nil {
+		sasl := *cfg.SASL
+		sasl.Mechanism = strings.ToUpper(sasl.Mechanism)
+		if sasl.Mechanism == "" {
+			sasl.Mechanism = SASLPlain
+		}
+		if sasl.Mechanism == SASLPlain && sasl.Username == "" {
+			sasl.Username = cfg.Nick
+		}
+		cfg.SASL = &sasl
+	}
+	if cfg.WebIRC != nil {
+		w := *cfg.WebIRC
+		cfg.WebIRC = &w
+	}
 	cfg.TLSPorts = slices.Clone(cfg.TLSPorts)
 	cfg.Ports = slices.Clone(cfg.Ports)
 	if cfg.Fallback == "" {
@@ -165,26 +212,119 @@ func (cfg Config) withDefaults() (Config, encoding.Encoding, error) {
 	}
 	enc, err := Charset(cfg.Fallback)
 	if err != nil {
-		return cfg, nil, err
+		return cfg, nil, fmt.Errorf("%w: unknown charset %q", ErrConfig, cfg.Fallback)
 	}
 	switch {
 	case cfg.Address == "":
-		return cfg, nil, fmt.Errorf("ircclient: no server address")
+		return cfg, nil, fmt.Errorf("%w: no server address", ErrConfig)
 	case cfg.Nick == "" || strings.ContainsAny(cfg.Nick, " \r\n\x00") || cfg.Nick[0] == ':':
-		return cfg, nil, fmt.Errorf("ircclient: invalid nick %q", cfg.Nick)
+		return cfg, nil, fmt.Errorf("%w: invalid nick %q", ErrConfig, cfg.Nick)
 	case strings.ContainsAny(cfg.Username, " \r\n\x00") || cfg.Username[0] == ':':
-		return cfg, nil, fmt.Errorf("ircclient: invalid username %q", cfg.Username)
+		return cfg, nil, fmt.Errorf("%w: invalid username %q", ErrConfig, cfg.Username)
 	case strings.ContainsAny(cfg.Hostname, " \r\n\x00") || cfg.Hostname[0] == ':':
-		return cfg, nil, fmt.Errorf("ircclient: invalid hostname %q", cfg.Hostname)
+		return cfg, nil, fmt.Errorf("%w: invalid hostname %q", ErrConfig, cfg.Hostname)
 	case strings.ContainsAny(cfg.Realname+cfg.Password, "\r\n\x00"):
-		return cfg, nil, fmt.Errorf("ircclient: realname or password contains CR, LF or NUL")
+		return cfg, nil, fmt.Errorf("%w: realname or password contains CR, LF or NUL", ErrConfig)
 	case len(cfg.TLSPorts)+len(cfg.Ports) == 0:
-		return cfg, nil, fmt.Errorf("ircclient: no port to connect to")
+		return cfg, nil, fmt.Errorf("%w: no port to connect to", ErrConfig)
 	}
 	if cfg.LocalAddr != "" && net.ParseIP(cfg.LocalAddr) == nil {
-		return cfg, nil, fmt.Errorf("ircclient: invalid local address %q", cfg.LocalAddr)
+		return cfg, nil, fmt.Errorf("%w: invalid local address %q", ErrConfig, cfg.LocalAddr)
+	}
+	if err := cfg.SASL.check(cfg); err != nil {
+		return cfg, nil, err
+	}
+	if err := cfg.WebIRC.check(); err != nil {
+		return cfg, nil, err
 	}
 	return cfg, enc, nil
+}
+
+// DefaultCaps returns the capabilities requested when Config.WantCaps is
+// nil: every IRCv3 capability useful to a gateway, each requested only when
+// the server offers it.
+func DefaultCaps() []string {
+	return []string{
+		"multi-prefix", "server-time", "message-tags", "echo-message",
+		"labeled-response", "batch", "away-notify", "account-notify",
+		"extended-join", "chghost", "setname", "cap-notify",
+		"userhost-in-names", "invite-notify", "account-tag",
+	}
+}
+
+// SASL mechanisms.
+const (
+	SASLPlain    = "PLAIN"
+	SASLExternal = "EXTERNAL"
+)
+
+// SASLConfig configures SASL authentication.
+type SASLConfig struct {
+	// Mechanism is "PLAIN" (the default when empty) or "EXTERNAL" (the
+	// TLS client certificate, Config.ClientCert, is the credential).
+	Mechanism string
+	// Username and Password are the PLAIN credentials (authcid and
+	// password; the authzid is left empty). An empty Username means
+	// Config.Nick. Unused by EXTERNAL.
+	Username, Password string
+}
+
+func (s *SASLConfig) check(cfg Config) error {
+	if s == nil {
+		return nil
+	}
+	switch s.Mechanism {
+	case SASLPlain:
+		if s.Password == "" {
+			return fmt.Errorf("%w: SASL PLAIN without a password", ErrConfig)
+		}
+		if strings.ContainsRune(s.Username+s.Password, 0) {
+			return fmt.Errorf("%w: SASL username or password contains NUL", ErrConfig)
+		}
+	case SASLExternal:
+		if cfg.ClientCert == nil && (cfg.TLSConfig == nil || len(cfg.TLSConfig.Certificates) == 0 && cfg.TLSConfig.GetClientCertificate == nil) {
+			return fmt.Errorf("%w: SASL EXTERNAL without a client certificate", ErrConfig)
+		}
+	default:
+		return fmt.Errorf("%w: unsupported SASL mechanism %q (PLAIN or EXTERNAL)", ErrConfig, s.Mechanism)
+	}
+	return nil
+}
+
+// WebIRCConfig is what a WEBIRC line carries: the password the IRC server
+// configured for this gateway, the gateway's name, and the user's hostname
+// and IP address as the server should show them.
+type WebIRCConfig struct {
+	Password, Gateway, Hostname, IP string
+}
+
+func (w *WebIRCConfig) check() error {
+	if w == nil {
+		return nil
+	}
+	for _, f := range []struct{ name, v string }{
+		{"password", w.Password}, {"gateway", w.Gateway}, {"hostname", w.Hostname}, {"IP", w.IP},
+	} {
+		if f.v == "" || strings.ContainsAny(f.v, " \r\n\x00") {
+			return fmt.Errorf("%w: WEBIRC %s is empty or contains a space, CR, LF or NUL", ErrConfig, f.name)
+		}
+	}
+	if strings.HasPrefix(w.Password, ":") || strings.HasPrefix(w.Gateway, ":") {
+		return fmt.Errorf("%w: WEBIRC password or gateway starts with ':'", ErrConfig)
+	}
+	if _, err := netip.ParseAddr(w.IP); err != nil {
+		return fmt.Errorf("%w: WEBIRC IP %q: %v", ErrConfig, w.IP, err)
+	}
+	return nil
+}
+
+// webircParam makes an IPv6 address (or a hostname that is one) usable as a
+// middle IRC parameter: "::1" becomes "0::1", as the WEBIRC spec says.
+func webircParam(s string) string {
+	if strings.HasPrefix(s, ":") {
+		return "0" + s
+	}
+	return s
 }
 
 // Charset returns the encoding registered under name in the WHATWG/IANA

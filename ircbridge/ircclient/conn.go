@@ -19,9 +19,13 @@ const (
 	// maxLineBytes is the longest line written: RFC 1459's 512 bytes,
 	// CR LF included.
 	maxLineBytes = 512
+	// maxLineLimit caps what ISUPPORT LINELEN may raise the line length to.
+	maxLineLimit = 8192
 	// maxReadBytes is the longest line accepted from the server: 8191 bytes
-	// of tags (IRCv3 message-tags) plus a 512-byte message.
-	maxReadBytes = ircmsg.MaxlenTags + maxLineBytes
+	// of tags (IRCv3 message-tags) plus a message of up to maxLineLimit
+	// bytes (512 unless LINELEN says more). The read buffer only grows to
+	// what the server actually sends.
+	maxReadBytes = ircmsg.MaxlenTags + maxLineLimit
 	// ctrlQueueSize bounds the connection's own lines waiting for the
 	// writer (registration, PONG, PING, CAP).
 	ctrlQueueSize = 16
@@ -67,6 +71,8 @@ type Conn struct {
 	connected time.Time // when netConn was established
 	nick      string
 	caps      []string // acknowledged capabilities, sorted
+
+	identRelease func() // from Config.Ident for netConn; run by the supervisor
 }
 
 // outLine is a serialized line (CR LF included) waiting for the writer.
@@ -109,7 +115,7 @@ func (c *Conn) run(cfgErr error) {
 	defer c.quitCancel()
 	defer c.cancel()
 	if cfgErr != nil {
-		c.fail(cfgErr, cfgErr.Error())
+		c.fail(cfgErr, StrError(cfgErr))
 		c.reportClosed()
 		return
 	}
@@ -135,15 +141,21 @@ func (c *Conn) run(cfgErr error) {
 	go c.writeLoop(nc)
 	c.supervise()
 	nc.Close()
+	if c.identRelease != nil {
+		c.identRelease()
+	}
 	c.wg.Wait()
 	c.reportClosed()
 }
 
-// queueRegistration queues [PASS], CAP LS 302, NICK and USER, which the
-// writer sends before anything from Send. NICK and USER do not wait for the
-// CAP LS reply: a server that supports CAP holds registration until CAP END,
-// and one that does not simply registers.
+// queueRegistration queues [WEBIRC], [PASS], CAP LS 302, NICK and USER,
+// which the writer sends before anything from Send. NICK and USER do not
+// wait for the CAP LS reply: a server that supports CAP holds registration
+// until CAP END, and one that does not simply registers.
 func (c *Conn) queueRegistration() {
+	if w := c.cfg.WebIRC; w != nil {
+		c.control(ircmsg.MakeMessage(nil, "", "WEBIRC", w.Password, w.Gateway, webircParam(w.Hostname), webircParam(w.IP)))
+	}
 	if c.cfg.Password != "" {
 		c.control(ircmsg.MakeMessage(nil, "", "PASS", c.cfg.Password))
 	}
@@ -232,6 +244,25 @@ func (c *Conn) fail(err error, text string) {
 	c.cancel()
 }
 
+// abort ends the connection because of err, as Quit would: QUIT with text
+// as the reason goes out before anything else, then the server gets
+// QuitTimeout to close. Closed reports err and text. It does nothing when the
+// connection is already closing.
+func (c *Conn) abort(err error, text string) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing, c.causeSet, c.cause, c.causeText = true, true, err, text
+	c.mu.Unlock()
+	c.log.Debug("irc connection aborted", "err", err)
+	quit := ircmsg.MakeMessage(nil, "", "QUIT", text)
+	quit.ForceTrailing()
+	c.control(quit)
+	c.quitCancel()
+}
+
 // emit delivers ev to the owner, giving up when the connection is closing.
 func (c *Conn) emit(ev Event) bool {
 	if c.events == nil {
@@ -297,24 +328,74 @@ func (c *Conn) tryControl(m ircmsg.Message) {
 // the queue is full, ErrClosed once the connection is closing, or the
 // serialization error of an invalid message (a non-final parameter that is
 // empty, contains a space or starts with ':', or CR, LF or NUL anywhere).
-// A line longer than 512 bytes is truncated (at a UTF-8 boundary) and sent
-// with a logged warning; callers split text with SplitText and LineBudget
-// first. Lines queued before registration completes are sent right after
-// NICK and USER, so the owner should wait for Registered before JOIN.
+// A line longer than LineLimit (512 bytes unless ISUPPORT LINELEN says more,
+// tags not counted) is truncated at a UTF-8 boundary and sent with a logged
+// warning; callers split text with SplitText and LineBudget first. Lines
+// queued before registration completes are sent right after NICK and USER,
+// so the owner should wait for Registered before JOIN.
+//
+// Tags of m are sent only when the server can take them: "label" when
+// labeled-response was acknowledged, every other tag (client-only "+…" tags
+// included) when message-tags was; others are dropped (logged at debug
+// level). To send a labeled line:
+//
+//	m := ircmsg.MakeMessage(map[string]string{"label": "x1"}, "", "PRIVMSG", "#chan", "hi")
+//	err := c.Send(m) // the reply (or the echo, or a BATCH of replies) carries label=x1
+//
+// and check c.Has("labeled-response") first when the owner waits for the
+// reply.
 func (c *Conn) Send(m ircmsg.Message) error {
-	b, err := m.LineBytesStrict(true, maxLineBytes)
+	m = c.filterTags(m)
+	b, err := m.LineBytesStrict(true, c.LineLimit())
 	switch {
 	case err == ircmsg.ErrorBodyTooLong:
-		c.log.Warn("IRC line truncated to 512 bytes", "command", m.Command)
+		c.log.Warn("IRC line truncated", "command", m.Command, "limit", c.LineLimit())
 	case err != nil:
 		return fmt.Errorf("ircclient: cannot send %s: %w", m.Command, err)
 	}
 	return c.enqueue(outLine{b: b, throttle: true})
 }
 
+// filterTags drops the tags of m the server did not agree to receive.
+func (c *Conn) filterTags(m ircmsg.Message) ircmsg.Message {
+	tags := m.AllTags()
+	if len(tags) == 0 {
+		return m
+	}
+	msgTags, labeled := c.Has("message-tags"), c.Has("labeled-response")
+	keep := make(map[string]string, len(tags))
+	for name, value := range tags {
+		if msgTags || name == "label" && labeled {
+			keep[name] = value
+		} else {
+			c.log.Debug("dropping a tag the server did not negotiate", "tag", name, "command", m.Command)
+		}
+	}
+	if len(keep) == len(tags) {
+		return m
+	}
+	// A new message, as m's tag maps belong to the caller.
+	out := ircmsg.MakeMessage(keep, m.Source, m.Command, m.Params...)
+	if untagged(m) != untagged(out) {
+		out.ForceTrailing() // MakeMessage does not copy it
+	}
+	return out
+}
+
+// untagged serializes m without its tags.
+func untagged(m ircmsg.Message) string {
+	l, _ := m.Line()
+	if strings.HasPrefix(l, "@") {
+		if i := strings.IndexByte(l, ' '); i >= 0 {
+			l = l[i+1:]
+		}
+	}
+	return l
+}
+
 // SendRaw queues a raw line, such as a command a user typed to the IRC
-// server's JID. CR, LF and NUL are removed and the line is cut to 510 bytes
-// at a UTF-8 boundary. As in Biboumi, raw lines take no token from
+// server's JID. CR, LF and NUL are removed and the line is cut to
+// LineLimit()-2 bytes (510 by default) at a UTF-8 boundary. As in Biboumi, raw lines take no token from
 // Config.Limiter (they still leave in queue order). It returns ErrEmptyLine,
 // ErrQueueFull or ErrClosed like Send.
 func (c *Conn) SendRaw(line string) error {
@@ -322,7 +403,7 @@ func (c *Conn) SendRaw(line string) error {
 	if strings.TrimSpace(line) == "" {
 		return ErrEmptyLine
 	}
-	line = ircmsg.TruncateUTF8Safe(line, maxLineBytes-2)
+	line = ircmsg.TruncateUTF8Safe(line, c.LineLimit()-2)
 	return c.enqueue(outLine{b: []byte(line + "\r\n")})
 }
 
@@ -405,6 +486,26 @@ func (c *Conn) ISupport() *ISupport { return c.isupport.Load() }
 
 // Server returns Config.Server.
 func (c *Conn) Server() string { return c.cfg.Server }
+
+// Has reports whether the server acknowledged the capability name (and has
+// not deleted it since).
+func (c *Conn) Has(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := slices.BinarySearch(c.caps, name)
+	return ok
+}
+
+// LineLimit returns the longest line the server accepts, CR LF included and
+// tags not counted: 512 bytes, or ISUPPORT LINELEN when it says more (at
+// most 8192). Send and SendRaw truncate to it. LineBudget assumes 512: add
+// LineLimit()-512 to its result on servers with a larger LINELEN.
+func (c *Conn) LineLimit() int {
+	if n := c.ISupport().LineLen(); n > maxLineBytes {
+		return min(n, maxLineLimit)
+	}
+	return maxLineBytes
+}
 
 // AckedCaps returns the capabilities the server acknowledged, sorted.
 func (c *Conn) AckedCaps() []string {

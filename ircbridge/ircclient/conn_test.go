@@ -53,15 +53,15 @@ func TestCAPNegotiation(t *testing.T) {
 		steps    []step
 		acked    []string
 	}{{
-		name: "multi-line LS then ACK",
+		name: "multi-line LS then ACK, default caps in our order, never sasl",
 		steps: []step{
-			{send: ":srv CAP * LS * :away-notify sasl=PLAIN,EXTERNAL"},
+			{send: ":srv CAP * LS * :away-notify sasl=PLAIN,EXTERNAL draft/foo"},
 			{send: ":srv CAP * LS :multi-prefix server-time"},
-			{expect: "CAP REQ :multi-prefix"},
-			{send: ":srv CAP * ACK :multi-prefix"},
+			{expect: "CAP REQ :multi-prefix server-time away-notify"},
+			{send: ":srv CAP * ACK :multi-prefix server-time away-notify"},
 			{expect: "CAP END"},
 		},
-		acked: []string{"multi-prefix"},
+		acked: []string{"away-notify", "multi-prefix", "server-time"},
 	}, {
 		name: "NAK ends negotiation",
 		steps: []step{
@@ -73,9 +73,38 @@ func TestCAPNegotiation(t *testing.T) {
 	}, {
 		name: "nothing wanted is offered",
 		steps: []step{
-			{send: ":srv CAP * LS :away-notify account-tag"},
+			{send: ":srv CAP * LS :draft/foo sasl znc.in/playback"},
 			{expect: "CAP END"},
 		},
+	}, {
+		name:     "a NAK of several caps retries each alone",
+		wantCaps: []string{"multi-prefix", "server-time", "echo-message"},
+		steps: []step{
+			{send: ":srv CAP * LS :server-time echo-message multi-prefix"},
+			{expect: "CAP REQ :multi-prefix server-time echo-message"},
+			{send: ":srv CAP * NAK :multi-prefix server-time echo-message"},
+			{expect: "CAP REQ :multi-prefix"},
+			{expect: "CAP REQ :server-time"},
+			{expect: "CAP REQ :echo-message"},
+			{send: ":srv CAP * ACK :multi-prefix"},
+			{send: ":srv CAP * NAK :server-time"},
+			{send: ":srv CAP * ACK :echo-message"},
+			{expect: "CAP END"},
+		},
+		acked: []string{"echo-message", "multi-prefix"},
+	}, {
+		name:     "CAP NEW during negotiation is awaited too",
+		wantCaps: []string{"multi-prefix", "server-time"},
+		steps: []step{
+			{send: ":srv CAP * LS :multi-prefix"},
+			{expect: "CAP REQ :multi-prefix"},
+			{send: ":srv CAP * NEW :server-time"},
+			{expect: "CAP REQ :server-time"},
+			{send: ":srv CAP * ACK :multi-prefix"},
+			{send: ":srv CAP * ACK :server-time"},
+			{expect: "CAP END"},
+		},
+		acked: []string{"multi-prefix", "server-time"},
 	}, {
 		name:     "several wanted, in our order",
 		wantCaps: []string{"multi-prefix", "server-time", "echo-message"},

@@ -6,8 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 )
+
+// unmap turns an IPv4-mapped IPv6 address into plain IPv4.
+func unmap(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
 
 // dial tries every TLS port, then every plain port, reporting each attempt
 // as Progress events, and returns the first connection established. A DNS
@@ -66,6 +72,16 @@ func (c *Conn) dialOne(d *net.Dialer, host string, port int, useTLS bool) (net.C
 	if err != nil {
 		return nil, err
 	}
+	if c.cfg.Ident != nil {
+		// As early as we can: the server queries our identd as soon as
+		// it accepts the connection, on loopback sometimes before
+		// DialContext has returned (identd waits a grace period).
+		local, lok := nc.LocalAddr().(*net.TCPAddr)
+		remote, rok := nc.RemoteAddr().(*net.TCPAddr)
+		if lok && rok {
+			c.identRelease = c.cfg.Ident(unmap(local.AddrPort()), unmap(remote.AddrPort()))
+		}
+	}
 	if !useTLS {
 		return nc, nil
 	}
@@ -78,11 +94,19 @@ func (c *Conn) dialOne(d *net.Dialer, host string, port int, useTLS bool) (net.C
 	if cfg.ServerName == "" {
 		cfg.ServerName = host
 	}
+	if c.cfg.ClientCert != nil {
+		cfg.Certificates = []tls.Certificate{*c.cfg.ClientCert}
+		cfg.GetClientCertificate = nil
+	}
 	tc := tls.Client(nc, cfg)
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		nc.Close()
+		if c.identRelease != nil {
+			c.identRelease()
+			c.identRelease = nil
+		}
 		return nil, &TLSError{Err: err}
 	}
 	return tc, nil

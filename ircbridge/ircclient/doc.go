@@ -1,7 +1,11 @@
 // Package ircclient is one IRC client connection: one per XMPP user and IRC
-// server. It dials (TLS ports first, then plain ports), registers (PASS,
-// CAP LS 302, NICK, USER), answers PING, tracks ISUPPORT and the current
-// nick, and reports everything else to its owner as typed events.
+// server. It dials (TLS ports first, then plain ports, presenting an
+// optional client certificate), registers (WEBIRC, PASS, CAP LS 302, NICK,
+// USER, then CAP REQ and SASL PLAIN or EXTERNAL, CAP END only once
+// authenticated), answers PING, keeps the IRCv3 capabilities up to date
+// (cap-notify), tracks ISUPPORT and the current nick, and reports everything
+// else to its owner as typed events. Retryable tells the owner whether a
+// closed connection is worth reconnecting.
 //
 // It is built on irc-go's ircmsg and ircreader, not on ircevent: the owner
 // (the user's session goroutine) decides about reconnection, nick conflicts

@@ -30,15 +30,35 @@ var (
 	// ErrEmptyLine is returned by SendRaw for a line that is empty once CR,
 	// LF and NUL are removed.
 	ErrEmptyLine = errors.New("ircclient: empty line")
+	// ErrConfig is wrapped by the error of a Config that Dial cannot use
+	// (reported by an immediate Closed event).
+	ErrConfig = errors.New("ircclient: invalid configuration")
 )
 
 // ServerError is the text of an ERROR line from the server, which ends the
 // connection.
 type ServerError struct {
 	Text string
+	// Numeric is the refusal numeric the server sent before ERROR, if any:
+	// "463" (ERR_NOPERMFORHOST), "464" (ERR_PASSWDMISMATCH) or "465"
+	// (ERR_YOUREBANNEDCREEP). Retryable reports false when it is set.
+	Numeric string
 }
 
 func (e *ServerError) Error() string { return "ircclient: server error: " + e.Text }
+
+// SASLError ends a connection whose SASL authentication failed: the server
+// answered 902, 904, 905, 906, 907 or 908, refused or did not offer the sasl
+// capability, or does not support capability negotiation at all.
+type SASLError struct {
+	// Numeric is the failure numeric ("904"…), or "" when the failure is
+	// about the capability itself.
+	Numeric string
+	// Text is the server's text for a numeric, else our explanation.
+	Text string
+}
+
+func (e *SASLError) Error() string { return "ircclient: SASL authentication failed: " + e.Text }
 
 // TLSError wraps a failed TLS handshake.
 type TLSError struct {
@@ -66,9 +86,14 @@ func StrError(err error) string {
 		errno  syscall.Errno
 		netErr net.Error
 	)
+	var saslErr *SASLError
 	switch {
 	case errors.As(err, &srvErr):
 		return srvErr.Text
+	case errors.As(err, &saslErr):
+		return "SASL authentication failed: " + saslErr.Text
+	case errors.Is(err, ErrConfig):
+		return capitalize(strings.TrimPrefix(err.Error(), "ircclient: "))
 	case errors.As(err, &tlsErr):
 		return "TLS error: " + tlsText(tlsErr.Err)
 	case errors.As(err, &dnsErr):
@@ -121,4 +146,82 @@ func capitalize(s string) string {
 		return s
 	}
 	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// Retryable tells the owner of a connection whether reconnecting after it
+// ended with Closed.Err = err may work: true when the network or the server
+// dropped us (refused, reset, timed out, EOF, ping or registration timeout,
+// a transient DNS failure, an ERROR for a ping timeout, a flood or a server
+// shutdown…); false when we ended it ourselves (nil: Quit or Close; a
+// cancelled context), for configuration errors, SASL failures, certificate
+// or TLS protocol failures, an unknown domain name, and ERRORs that say we
+// are banned, killed or refused (K/G/Z/D-lines, "banned", "Killed", a bad
+// password, or a 463/464/465 numeric before the ERROR).
+//
+// Even when it is true the owner must back off (with jitter) between
+// attempts: networks ban clients that reconnect too fast.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var (
+		saslErr *SASLError
+		srvErr  *ServerError
+		tlsErr  *TLSError
+		dnsErr  *net.DNSError
+	)
+	switch {
+	case errors.Is(err, ErrConfig), errors.As(err, &saslErr):
+		return false
+	case errors.Is(err, context.Canceled):
+		return false
+	case errors.As(err, &srvErr):
+		return srvErr.Numeric == "" && !refusalText(srvErr.Text)
+	case errors.As(err, &tlsErr):
+		return transportError(tlsErr.Err)
+	case errors.As(err, &dnsErr):
+		return !dnsErr.IsNotFound
+	case errors.Is(err, ErrPingTimeout), errors.Is(err, ErrRegistrationTimeout),
+		errors.Is(err, ircreader.ErrReadQ), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return transportError(err)
+}
+
+// transportError reports whether err is a socket-level failure: EOF, a
+// timeout, an errno, or another net.Error.
+func transportError(err error) bool {
+	var (
+		errno  syscall.Errno
+		netErr net.Error
+	)
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, context.DeadlineExceeded), errors.As(err, &errno):
+		return true
+	case errors.As(err, &netErr):
+		// Certificate errors are not net.Errors; a net.OpError wraps a
+		// socket failure.
+		return true
+	}
+	return false
+}
+
+// refusalPatterns are lower-case fragments of ERROR texts after which
+// reconnecting blindly is wrong: bans, kills and authentication refusals.
+var refusalPatterns = []string{
+	"k-line", "g-line", "z-line", "d-line", "e-line",
+	"klined", "glined", "zlined", "dlined", "k:line", "g:line", "z:line",
+	"banned", "killed", "password", "not authorized", "unauthorized",
+	"access denied", "not welcome", "no authorization", "you are not allowed",
+}
+
+func refusalText(text string) bool {
+	t := strings.ToLower(text)
+	for _, p := range refusalPatterns {
+		if strings.Contains(t, p) {
+			return true
+		}
+	}
+	return false
 }

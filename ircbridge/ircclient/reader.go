@@ -12,6 +12,7 @@ import (
 
 	"github.com/ergochat/irc-go/ircmsg"
 	"github.com/ergochat/irc-go/ircreader"
+	"github.com/ergochat/irc-go/ircutils"
 )
 
 // capState is where CAP negotiation (IRCv3 capability negotiation 3.2)
@@ -24,13 +25,41 @@ const (
 	capDone                    // CAP END sent, or the server has no CAP
 )
 
+// saslState is where SASL authentication stands.
+type saslState uint8
+
+const (
+	saslOff  saslState = iota // not configured
+	saslWant                  // configured; CAP LS reply not complete yet
+	saslReq                   // CAP REQ sasl sent
+	saslAuth                  // AUTHENTICATE <mechanism> sent, waiting for "+"
+	saslSent                  // response sent, waiting for 903 or a failure
+	saslDone                  // 903 received
+)
+
+// active reports whether authentication is under way: registration must
+// not complete.
+func (s saslState) active() bool { return s != saslOff && s != saslDone }
+
+const (
+	// maxCapReqBytes bounds the capability list of one CAP REQ line.
+	maxCapReqBytes = 400
+	// maxOfferedCaps bounds the capabilities we remember from CAP LS and
+	// CAP NEW, against a server that never ends its LS.
+	maxOfferedCaps = 512
+)
+
 // reader is the state owned by the reader goroutine.
 type reader struct {
 	c       *Conn
 	state   capState
+	pending int               // CAP REQs of the registration without ACK or NAK yet
+	sasl    saslState         // SASL progress
 	offered map[string]string // CAP LS/NEW: name → value
 	ls      []string          // tokens of a multi-line CAP LS in progress
 	regDone bool              // 001 received
+	aborted bool              // the connection is ending: report nothing more
+	refusal string            // 463/464/465 received: the ERROR that follows is a refusal
 }
 
 // readLoop is the reader goroutine: it reads, parses, decodes and handles
@@ -38,6 +67,9 @@ type reader struct {
 func (c *Conn) readLoop(nc net.Conn) {
 	defer c.wg.Done()
 	r := reader{c: c, offered: make(map[string]string)}
+	if c.cfg.SASL != nil {
+		r.sasl = saslWant
+	}
 	var lr ircreader.Reader
 	lr.Initialize(nc, 512, maxReadBytes)
 	for {
@@ -118,17 +150,25 @@ func (r *reader) handle(msg ircmsg.Message) bool {
 		r.handleCAP(msg)
 		return true
 	case "ERROR":
-		text := ""
-		if len(msg.Params) > 0 {
-			text = msg.Params[len(msg.Params)-1]
-		}
-		c.fail(&ServerError{Text: text}, text)
+		text := lastParam(msg)
+		c.fail(&ServerError{Text: text, Numeric: r.refusal}, text)
 		return false
+	case "AUTHENTICATE":
+		r.authenticate(msg)
+		return true
+	}
+	if r.aborted {
+		return true // after a SASL failure: wait for the server to close
+	}
+	switch msg.Command {
 	case "421":
 		// ERR_UNKNOWNCOMMAND for our CAP LS: the server has no CAP, and
 		// registration goes on without it.
 		if len(msg.Params) >= 2 && strings.EqualFold(msg.Params[1], "CAP") {
 			r.state = capDone
+			if r.sasl.active() {
+				r.saslFail("", "the server does not support capability negotiation")
+			}
 			return true
 		}
 	case "410":
@@ -137,10 +177,50 @@ func (r *reader) handle(msg ircmsg.Message) bool {
 		// stall.
 		if r.state != capDone {
 			r.state = capDone
+			if r.sasl.active() {
+				r.saslFail("", "the server refused capability negotiation: "+lastParam(msg))
+				return true
+			}
 			c.control(ircmsg.MakeMessage(nil, "", "CAP", "END"))
 		}
 		return true
+	case "463", "464", "465":
+		// ERR_NOPERMFORHOST, ERR_PASSWDMISMATCH, ERR_YOUREBANNEDCREEP:
+		// the server refuses us, usually followed by ERROR.
+		r.refusal = msg.Command
+	case "900":
+		// RPL_LOGGEDIN: reported as a gateway message while we
+		// authenticate, as a Line otherwise.
+		if r.sasl.active() {
+			return c.emit(Progress{Conn: c, Text: lastParam(msg)})
+		}
+	case "903":
+		// RPL_SASLSUCCESS
+		if r.sasl.active() {
+			r.sasl = saslDone
+			r.maybeEnd()
+			return true
+		}
+	case "902", "904", "905", "906", "907":
+		// ERR_NICKLOCKED, ERR_SASLFAIL, ERR_SASLTOOLONG, ERR_SASLABORTED,
+		// ERR_SASLALREADY
+		if r.sasl.active() {
+			r.saslFail(msg.Command, lastParam(msg))
+			return true
+		}
+	case "908":
+		// RPL_SASLMECHS: our mechanism is not among these.
+		if r.sasl.active() && len(msg.Params) >= 2 {
+			r.saslFail(msg.Command, fmt.Sprintf("mechanism %s not supported (the server offers %s)", c.cfg.SASL.Mechanism, msg.Params[1]))
+			return true
+		}
 	case "001":
+		if r.sasl.active() {
+			// Registered without authenticating (a server that ignored
+			// CAP): never let the owner join unauthenticated.
+			r.saslFail("", "the server completed registration without SASL")
+			return true
+		}
 		if !r.welcome(msg) {
 			return false
 		}
@@ -159,6 +239,13 @@ func (r *reader) handle(msg ircmsg.Message) bool {
 	return c.emit(Line{Conn: c, Msg: msg})
 }
 
+func lastParam(msg ircmsg.Message) string {
+	if len(msg.Params) == 0 {
+		return ""
+	}
+	return msg.Params[len(msg.Params)-1]
+}
+
 // welcome handles 001: registration is complete.
 func (r *reader) welcome(msg ircmsg.Message) bool {
 	c := r.c
@@ -175,37 +262,70 @@ func (r *reader) welcome(msg ircmsg.Message) bool {
 	return c.emit(Registered{Conn: c, Nick: c.Nick(), ISupport: c.isupport.Load()})
 }
 
+// authenticate answers the server's AUTHENTICATE challenge. PLAIN and
+// EXTERNAL only get the empty challenge "+".
+func (r *reader) authenticate(msg ircmsg.Message) {
+	if r.sasl != saslAuth || lastParam(msg) != "+" {
+		return
+	}
+	var raw []byte
+	if sasl := r.c.cfg.SASL; sasl.Mechanism == SASLPlain {
+		raw = []byte("\x00" + sasl.Username + "\x00" + sasl.Password)
+	}
+	for _, chunk := range ircutils.EncodeSASLResponse(raw) {
+		r.c.control(ircmsg.MakeMessage(nil, "", "AUTHENTICATE", chunk))
+	}
+	r.sasl = saslSent
+}
+
+// saslFail ends the connection with a *SASLError.
+func (r *reader) saslFail(numeric, text string) {
+	r.aborted = true
+	r.sasl = saslDone
+	err := &SASLError{Numeric: numeric, Text: text}
+	r.c.abort(err, StrError(err))
+}
+
 // handleCAP follows IRCv3 capability negotiation: CAP <target> <sub> ...
 func (r *reader) handleCAP(msg ircmsg.Message) {
-	if len(msg.Params) < 3 {
+	if len(msg.Params) < 3 || r.aborted {
 		return
 	}
 	c := r.c
 	last := msg.Params[len(msg.Params)-1]
 	switch strings.ToUpper(msg.Params[1]) {
 	case "LS":
-		r.ls = append(r.ls, strings.Fields(last)...)
+		if len(r.ls) < maxOfferedCaps {
+			r.ls = append(r.ls, strings.Fields(last)...)
+		}
 		if len(msg.Params) >= 4 && msg.Params[2] == "*" {
 			return // more LS lines follow
 		}
 		for _, tok := range r.ls {
-			name, value, _ := strings.Cut(tok, "=")
-			r.offered[name] = value
+			r.offer(tok)
 		}
 		r.ls = nil
 		if r.state != capWaitLS {
 			return
 		}
-		if req := r.wanted(); len(req) > 0 {
-			r.state = capWaitAck
-			r.request(req)
-			return
+		if r.sasl == saslWant {
+			if reason := r.saslUnavailable(); reason != "" {
+				r.state = capDone
+				r.saslFail("", reason)
+				return
+			}
 		}
-		r.state = capDone
-		c.control(ircmsg.MakeMessage(nil, "", "CAP", "END"))
+		r.state = capWaitAck
+		r.request(r.wanted())
+		if r.sasl == saslWant {
+			r.sasl = saslReq
+			r.request([]string{"sasl"}) // alone: a NAK of it is unambiguous
+		}
+		r.maybeEnd()
 	case "ACK":
+		acked := strings.Fields(last)
 		c.mu.Lock()
-		for _, tok := range strings.Fields(last) {
+		for _, tok := range acked {
 			if name, ok := strings.CutPrefix(tok, "-"); ok {
 				c.caps = slices.DeleteFunc(c.caps, func(s string) bool { return s == name })
 			} else if !slices.Contains(c.caps, tok) {
@@ -214,20 +334,35 @@ func (r *reader) handleCAP(msg ircmsg.Message) {
 		}
 		slices.Sort(c.caps)
 		c.mu.Unlock()
-		r.endNegotiation()
+		if r.sasl == saslReq && slices.Contains(acked, "sasl") {
+			r.sasl = saslAuth
+			c.control(ircmsg.MakeMessage(nil, "", "AUTHENTICATE", c.cfg.SASL.Mechanism))
+		}
+		r.answered()
 	case "NAK":
+		refused := strings.Fields(last)
 		c.log.Debug("IRC server refused capabilities", "caps", last)
-		r.endNegotiation()
+		if r.sasl == saslReq && slices.Contains(refused, "sasl") {
+			r.saslFail("", "the server refused the sasl capability")
+			return
+		}
+		if len(refused) > 1 {
+			// CAP REQ is all or nothing: ask for each one alone so that
+			// one refusal does not cost the others.
+			for _, name := range refused {
+				r.request([]string{name})
+			}
+		}
+		r.answered()
 	case "NEW":
 		var req []string
 		for _, tok := range strings.Fields(last) {
-			name, value, _ := strings.Cut(tok, "=")
-			r.offered[name] = value
-			if slices.Contains(c.cfg.WantCaps, name) && !slices.Contains(c.AckedCaps(), name) {
+			name := r.offer(tok)
+			if slices.Contains(c.cfg.WantCaps, name) && !c.Has(name) && !slices.Contains(req, name) {
 				req = append(req, name)
 			}
 		}
-		if len(req) > 0 && r.state == capDone {
+		if r.state != capWaitLS {
 			r.request(req)
 		}
 	case "DEL":
@@ -238,6 +373,29 @@ func (r *reader) handleCAP(msg ircmsg.Message) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// offer records an offered capability ("name" or "name=value") and returns
+// its name.
+func (r *reader) offer(tok string) string {
+	name, value, _ := strings.Cut(tok, "=")
+	if _, known := r.offered[name]; known || len(r.offered) < maxOfferedCaps {
+		r.offered[name] = value
+	}
+	return name
+}
+
+// saslUnavailable returns why SASL cannot work with the CAP LS offer, or "".
+func (r *reader) saslUnavailable() string {
+	mechs, ok := r.offered["sasl"]
+	if !ok {
+		return "the server does not offer SASL"
+	}
+	want := r.c.cfg.SASL.Mechanism
+	if mechs != "" && !slices.ContainsFunc(strings.Split(mechs, ","), func(m string) bool { return strings.EqualFold(m, want) }) {
+		return fmt.Sprintf("mechanism %s not supported (the server offers %s)", want, mechs)
+	}
+	return ""
 }
 
 // wanted returns the capabilities of Config.WantCaps the server offers.
@@ -251,16 +409,38 @@ func (r *reader) wanted() []string {
 	return req
 }
 
+// request sends CAP REQ for caps, in as many lines as needed. During the
+// registration the replies are awaited before CAP END.
 func (r *reader) request(caps []string) {
-	m := ircmsg.MakeMessage(nil, "", "CAP", "REQ", strings.Join(caps, " "))
-	m.ForceTrailing()
-	r.c.control(m)
+	for len(caps) > 0 {
+		n, size := 0, 0
+		for n < len(caps) && (n == 0 || size+1+len(caps[n]) <= maxCapReqBytes) {
+			size += 1 + len(caps[n])
+			n++
+		}
+		m := ircmsg.MakeMessage(nil, "", "CAP", "REQ", strings.Join(caps[:n], " "))
+		m.ForceTrailing()
+		r.c.control(m)
+		if r.state == capWaitAck {
+			r.pending++
+		}
+		caps = caps[n:]
+	}
 }
 
-// endNegotiation sends CAP END after the reply to our registration-time
-// CAP REQ, whether ACK or NAK, so that registration never stalls.
-func (r *reader) endNegotiation() {
-	if r.state == capWaitAck {
+// answered counts an ACK or NAK of a registration-time CAP REQ.
+func (r *reader) answered() {
+	if r.state == capWaitAck && r.pending > 0 {
+		r.pending--
+	}
+	r.maybeEnd()
+}
+
+// maybeEnd sends CAP END once every registration-time CAP REQ was answered
+// and SASL, if any, succeeded, so that registration never stalls and never
+// completes unauthenticated.
+func (r *reader) maybeEnd() {
+	if r.state == capWaitAck && r.pending == 0 && !r.sasl.active() {
 		r.state = capDone
 		r.c.control(ircmsg.MakeMessage(nil, "", "CAP", "END"))
 	}

@@ -54,13 +54,18 @@ func (c *Conn) writeLoop(nc net.Conn) {
 // verbose.
 const levelTrace = slog.LevelDebug - 4
 
-// redact hides the secrets of PASS and AUTHENTICATE lines from logs.
+// redact hides the secrets of PASS, AUTHENTICATE and WEBIRC lines from
+// logs (WEBIRC keeps its gateway, hostname and IP).
 func redact(b []byte) string {
 	b = bytes.TrimRight(b, "\r\n")
 	for _, cmd := range []string{"PASS ", "AUTHENTICATE "} {
 		if bytes.HasPrefix(b, []byte(cmd)) {
 			return cmd + "<redacted>"
 		}
+	}
+	if rest, ok := bytes.CutPrefix(b, []byte("WEBIRC ")); ok {
+		_, after, _ := bytes.Cut(rest, []byte(" "))
+		return "WEBIRC <redacted> " + string(after)
 	}
 	return string(b)
 }
