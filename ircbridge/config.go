@@ -2,6 +2,7 @@ package ircbridge
 
 import (
 	"crypto/tls"
+	"net/netip"
 	"log/slog"
 	"time"
 
@@ -48,6 +49,12 @@ type Config struct {
 	// ReconnectSpread the random extra delay of that first attempt, so
 	// that an outage does not make every user reconnect at once.
 	ReconnectMin, ReconnectSpread time.Duration
+	// WebIRCPassword, when set, sends WEBIRC with each user's own XMPP
+	// domain and its address, so IRC sees where users come from.
+	WebIRCPassword string
+	// Ident, when set, is told about each IRC connection so that the
+	// gateway's identd can answer for it.
+	Ident IdentRegistry
 	// Policy says who may use the gateway and which IRC servers it reaches.
 	Policy Policy
 	// Limits bound each user.
@@ -109,4 +116,9 @@ func (c *Config) IsAdmin(j jid.JID) bool {
 		}
 	}
 	return false
+}
+
+// IdentRegistry is the identd's table of connections (identd.Server).
+type IdentRegistry interface {
+	Register(local, remote netip.AddrPort, user string) (unregister func())
 }

@@ -1,6 +1,9 @@
 package ircbridge
 
 import (
+	"context"
+	"net"
+	"net/netip"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/tls"
@@ -99,7 +102,6 @@ func (s *Session) dial(srv *ircServer, first bool) {
 		Realname:     real,
 		Password:     o.Pass,
 		Hostname:     s.owner.Domainpart(),
-		WantCaps:     []string{"multi-prefix"},
 		Fallback:     enc,
 		PingInterval: s.cfg.PingInterval,
 		Logger:       s.log.With("server", srv.name),
@@ -107,6 +109,20 @@ func (s *Session) dial(srv *ircServer, first bool) {
 	}
 	if srv.limiter != nil {
 		cfg.Limiter = srv.limiter
+	}
+	if o.SASLPassword != "" {
+		user := o.Nick
+		if user == "" {
+			user = nick
+		}
+		cfg.SASL = &ircclient.SASLConfig{Username: user, Password: o.SASLPassword}
+	}
+	if s.cfg.WebIRCPassword != "" {
+		cfg.WebIRC = s.webIRC()
+	}
+	if reg := s.cfg.Ident; reg != nil {
+		user := identUser(s.owner)
+		cfg.Ident = func(l, r netip.AddrPort) func() { return reg.Register(l, r, user) }
 	}
 	if s.cfg.FixedServer != "" {
 		cfg.Address = "" // users cannot escape the fixed server
@@ -189,4 +205,22 @@ func tlsConfigFor(base *tls.Config, o store.ServerOptions) *tls.Config {
 		return nil
 	}
 	return c
+}
+
+// webIRC returns the WEBIRC parameters of this user: their own XMPP
+// domain and its first address, resolved for each user (Biboumi resolves
+// the first user's domain once and uses it for everyone).
+func (s *Session) webIRC() *ircclient.WebIRCConfig {
+	domain := s.owner.Domainpart()
+	w := &ircclient.WebIRCConfig{Password: s.cfg.WebIRCPassword, Gateway: "biboumi", Hostname: domain}
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", domain)
+	if err != nil || len(addrs) == 0 {
+		s.log.Warn("WEBIRC: cannot resolve the user's domain; using the gateway's address", "domain", domain, "err", err)
+		w.IP = "127.0.0.1"
+		return w
+	}
+	w.IP = addrs[0].Unmap().String()
+	return w
 }

@@ -68,7 +68,14 @@ func (s *Session) recordHistory(r *room) bool {
 // id, which is also the stanza-id of the live message, and whether it was
 // archived.
 func (s *Session) archive(r *room, nick, body string, at time.Time) (id string, archived bool) {
-	id = newID()
+	return s.archiveAs(r, nick, body, at, "")
+}
+
+// archiveAs is archive with a given id ("" for a fresh one).
+func (s *Session) archiveAs(r *room, nick, body string, at time.Time, id string) (string, bool) {
+	if id == "" {
+		id = newID()
+	}
 	if !s.recordHistory(r) || body == "" {
 		return id, false
 	}

@@ -95,6 +95,16 @@ func (s *Session) onNumeric(srv *ircServer, m ircmsg.Message) {
 		s.noSuchNick(srv, text(0), text(1))
 		s.adminRefused(srv, "", newError(stanza.Cancel, stanza.ItemNotFound, text(1)))
 		s.gatewayMessage(srv, m.Source, text(0)+": "+text(1))
+	case "404":
+		// Cannot send to channel: the line we were waiting to see echoed
+		// will not come; tell its sender.
+		if r := srv.room(text(0)); r != nil {
+			if e, ok := r.takeEcho(m); ok {
+				err := newError(stanza.Cancel, stanza.NotAllowed, text(1))
+				s.send(Message{From: r.jid, To: e.from, ID: e.id, Type: stanza.ErrorMessage, Error: &err})
+			}
+		}
+		s.gatewayMessage(srv, m.Source, text(0)+": "+text(1))
 	case "482", "472":
 		channel := text(0)
 		if m.Command == "472" {

@@ -1,9 +1,7 @@
 package ircbridge
 
 import (
-	"errors"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"biboumi/ircbridge/ircclient"
@@ -23,13 +21,10 @@ const (
 	reconnectQueue = 100             // lines kept per connection while it is down
 )
 
-// banWords mark an ERROR that is a ban: reconnecting would only make it
-// worse.
-var banWords = [...]string{"k-line", "k-lined", "g-line", "g-lined", "z-line", "z-lined", "banned", "killed"}
-
 // shouldReconnect says whether a connection that ended with ev is retried:
-// only one that had registered, that we did not quit, and that was not
-// banned.
+// only one that had registered, that we did not quit, and whose end
+// ircclient.Retryable deems worth a retry (not a ban, a SASL or a
+// certificate failure).
 func shouldReconnect(srv *ircServer, ev ircclient.Closed) bool {
 	if ev.Err == nil || len(srv.rooms) == 0 {
 		return false
@@ -37,16 +32,7 @@ func shouldReconnect(srv *ircServer, ev ircclient.Closed) bool {
 	if !srv.registered && !srv.reconnecting {
 		return false // never connected: the join errors say why
 	}
-	var serr *ircclient.ServerError
-	if errors.As(ev.Err, &serr) {
-		lower := strings.ToLower(serr.Text)
-		for _, w := range banWords {
-			if strings.Contains(lower, w) {
-				return false
-			}
-		}
-	}
-	return true
+	return ircclient.Retryable(ev.Err)
 }
 
 // scheduleReconnect keeps srv and its rooms, tells the user, and sets the

@@ -39,6 +39,8 @@ type room struct {
 	topicBy   string
 	// rejoin is set while the room is joined again after a reconnection.
 	rejoin bool
+	// echoes are our lines waiting for their echo-message echo.
+	echoes []pendingEcho
 }
 
 // occupant is someone in an IRC channel, ourselves included.

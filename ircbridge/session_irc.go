@@ -3,7 +3,6 @@ package ircbridge
 import (
 	"errors"
 	"strings"
-	"time"
 
 	"biboumi/ircbridge/ircclient"
 
@@ -135,7 +134,14 @@ func (s *Session) handleLine(srv *ircServer, m ircmsg.Message) {
 		s.onMode(srv, m)
 	case "INVITE":
 		s.onInvite(srv, m)
+	case "AWAY":
+		s.onAway(srv, m)
+	case "CHGHOST":
+		s.onChghost(srv, m)
 	default:
+		if quietCommand(m.Command) {
+			return
+		}
 		s.onNumeric(srv, m)
 	}
 }
@@ -298,20 +304,31 @@ func (s *Session) onText(srv *ircServer, m ircmsg.Message) {
 		if r == nil || r.state != roomJoined {
 			return
 		}
+		if srv.isMe(nick) && !notice {
+			if e, ok := r.takeEcho(m); ok {
+				s.echoReflect(srv, r, e, m)
+				return
+			}
+		}
 		if notice {
 			body = "[notice] " + body
 			if xhtml != nil {
 				xhtml = append([]Span{{Text: "[notice] "}}, xhtml...)
 			}
 		}
-		id, archived := s.archive(r, nick, body, time.Now())
+		at := lineTime(m)
+		id, archived := s.archiveAs(r, nick, body, at, s.msgID(srv, m))
+		delay := delayOf(r, at)
 		for _, res := range r.resourceList() {
 			s.send(Message{
 				From: r.occupantJID(nick), To: res, ID: id, Type: stanza.GroupChatMessage,
-				Body: body, XHTML: xhtml, StanzaID: r.stanzaID(id, archived),
+				Body: body, XHTML: xhtml, StanzaID: r.stanzaID(id, archived), Delay: delay,
 			})
 		}
 		return
+	}
+	if srv.isMe(nick) && !srv.isMe(target) {
+		return // the echo of our own private message (echo-message)
 	}
 	if nick == "" || strings.ContainsRune(nick, '.') && !strings.ContainsRune(m.Source, '!') {
 		// From the server itself (e.g. "*** Looking up your hostname").

@@ -312,8 +312,28 @@ func (s *Session) groupchat(m Message, addr Address) {
 		}
 		pieces = append(pieces, s.splitForIRC(srv, r.name, line)...)
 	}
+	echo := srv.conn.Has("echo-message")
 	for i, piece := range pieces {
-		if err := s.ircSend(srv, piece.msg(r.name)); err != nil {
+		line := piece.msg(r.name)
+		if echo {
+			// Reflected when the server echoes it, so that only what IRC
+			// accepted is shown, with the client's id.
+			e := pendingEcho{id: id, originID: m.OriginID, body: piece.xmppBody(), from: m.From, label: labelFor(srv)}
+			if e.label != "" {
+				line.SetTag("label", e.label)
+			}
+			if err := s.ircSend(srv, line); err != nil {
+				s.bounceMessage(m, errNotSent(i, len(pieces)))
+				return
+			}
+			r.echoes = append(r.echoes, e)
+			if len(r.echoes) > maxEchoes {
+				r.echoes = r.echoes[1:] // the server does not echo after all
+			}
+			id = ""
+			continue
+		}
+		if err := s.ircSend(srv, line); err != nil {
 			s.bounceMessage(m, errNotSent(i, len(pieces)))
 			return
 		}
@@ -358,7 +378,7 @@ func (s *Session) splitForIRC(srv *ircServer, target, line string) []ircPiece {
 	if action {
 		line = line[len("/me "):]
 	}
-	budget := ircclient.LineBudget(srv.nick, "", "", "PRIVMSG", target)
+	budget := ircclient.LineBudget(srv.nick, "", "", "PRIVMSG", target) + srv.conn.LineLimit() - 512
 	if action {
 		budget -= len("\x01ACTION \x01")
 	}

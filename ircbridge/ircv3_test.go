@@ -1,0 +1,94 @@
+package ircbridge
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"biboumi/ircbridge/fakeirc"
+
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// registerV3 plays a registration offering IRCv3 capabilities.
+func registerV3(t *testing.T, c *fakeirc.Client, nick, caps string) {
+	t.Helper()
+	var gotNick, gotUser, capEnd bool
+	for !gotNick || !gotUser || !capEnd {
+		m := c.ReadMessage(t)
+		switch m.Command {
+		case "NICK":
+			gotNick = true
+		case "USER":
+			gotUser = true
+		case "CAP":
+			switch strings.ToUpper(m.Params[0]) {
+			case "LS":
+				c.Send(t, ":irc.test CAP * LS :"+caps)
+			case "REQ":
+				c.Send(t, ":irc.test CAP * ACK :"+m.Params[1])
+			case "END":
+				capEnd = true
+			}
+		}
+	}
+	for _, l := range fakeirc.WelcomeBurst(nick) {
+		c.Send(t, l)
+	}
+}
+
+func TestEchoMessageAndTags(t *testing.T) {
+	h := newHarness(t, true)
+	h.join("alice@localhost/phone", "Alice")
+	c := h.irc.Accept(t)
+	registerV3(t, c, "Alice", "multi-prefix echo-message labeled-response server-time message-tags batch away-notify")
+	c.Expect(t, "JOIN")
+	c.Send(t, ":Alice!a@h JOIN #test")
+	c.Send(t, ":irc.test 353 Alice = #test :Alice Bob")
+	c.Send(t, ":irc.test 366 Alice #test :End")
+	h.rec.expect(t, "presence", "/Alice", "codes=[110 210 100]")
+
+	// Our line is reflected only when the server echoes it, with the
+	// client's id, matched by label.
+	h.g.HandleMessage(t.Context(), Message{From: alicePhone, To: jid.MustParse(h.room()), ID: "e1", Type: stanza.GroupChatMessage, Body: "echo me"})
+	sent := c.Expect(t, "PRIVMSG")
+	ok, label := sent.GetTag("label")
+	if !ok || label == "" {
+		t.Fatalf("no label on %v", sent)
+	}
+	h.rec.expectNone(t, 100*time.Millisecond, `id="e1"`)
+	c.Send(t, "@label="+label+";msgid=abc;time=2026-01-01T00:00:00.000Z :Alice!a@h PRIVMSG #test :echo me")
+	m := h.rec.expect(t, "groupchat", `id="e1"`, `body="echo me"`).(Message)
+	if m.StanzaID == nil {
+		t.Fatalf("reflection without stanza-id")
+	}
+
+	// msgid gives a stable archive id; an old server-time gives a delay.
+	c.Send(t, "@msgid=xyz;time=2020-01-01T00:00:00.000Z :Bob!b@h PRIVMSG #test :old line")
+	m1 := h.rec.expect(t, "groupchat", `body="old line"`).(Message)
+	if m1.Delay == nil || m1.Delay.Stamp.Year() != 2020 {
+		t.Errorf("no delay from server-time: %+v", m1.Delay)
+	}
+	c.Send(t, "@msgid=xyz;time=2020-01-01T00:00:00.000Z :Bob!b@h PRIVMSG #test :old line")
+	m2 := h.rec.expect(t, "groupchat", `body="old line"`).(Message)
+	if m1.ID != m2.ID || m1.StanzaID.ID != m2.StanzaID.ID {
+		t.Errorf("same msgid, different ids: %s %s", m1.ID, m2.ID)
+	}
+
+	// A refused line is bounced to its sender.
+	h.g.HandleMessage(t.Context(), Message{From: alicePhone, To: jid.MustParse(h.room()), ID: "e2", Type: stanza.GroupChatMessage, Body: "refused"})
+	sent = c.Expect(t, "PRIVMSG")
+	_, label = sent.GetTag("label")
+	c.Send(t, "@label="+label+" :irc.test 404 Alice #test :Cannot send to channel")
+	h.rec.expect(t, "message", `type="error"`, `id="e2"`, "cancel/not-allowed", "Cannot send to channel")
+
+	// away-notify becomes presence; ACCOUNT and BATCH are quiet.
+	c.Send(t, ":Bob!b@h AWAY :gone fishing")
+	h.rec.expect(t, "presence", "/Bob", `status="gone fishing"`)
+	c.Send(t, ":Bob!b@h ACCOUNT bob")
+	c.Send(t, "BATCH +x netsplit a b")
+	h.rec.expectNone(t, 150*time.Millisecond, `type="chat"`) // no gateway message for them
+	c.Send(t, ":Bob!b@h PRIVMSG #test :after")
+	h.rec.expect(t, "groupchat", `body="after"`)
+}
