@@ -116,6 +116,7 @@ func (s *Session) channelConfig(addr Address, submitted *Form, ask bool) (*Form,
 	if srv := s.servers[addr.Server]; srv != nil {
 		if r := srv.room(addr.Channel); r != nil {
 			r.opts = o
+			s.applyCharset(srv, r)
 		}
 	}
 	return nil, nil

@@ -128,6 +128,7 @@ func (s *Session) dial(srv *ircServer, first bool) {
 		cfg.Address = "" // users cannot escape the fixed server
 	}
 	srv.conn = ircclient.Dial(s.ctx, cfg)
+	s.applyCharsets(srv)
 }
 
 // newThrottle returns the token bucket of Biboumi's throttle_limit: limit
@@ -223,4 +224,19 @@ func (s *Session) webIRC() *ircclient.WebIRCConfig {
 	}
 	w.IP = addrs[0].Unmap().String()
 	return w
+}
+
+// applyCharsets tells the connection the rooms' own input charsets.
+func (s *Session) applyCharsets(srv *ircServer) {
+	for _, r := range srv.rooms {
+		s.applyCharset(srv, r)
+	}
+}
+
+// applyCharset makes non-UTF-8 lines of r decode with its encoding_in
+// (Biboumi stores it but applies only the server's).
+func (s *Session) applyCharset(srv *ircServer, r *room) {
+	if err := srv.conn.SetCharset(r.name, r.opts.EncodingIn); err != nil {
+		s.log.Warn("channel encoding", "room", r.jid.String(), "err", err)
+	}
 }

@@ -79,5 +79,6 @@ func (s *Session) forcedJoin(srv *ircServer, channel string) {
 	}
 	r := newRoom(srv, channel, j, s.channelOptions(srv.name, srv.fold(channel)))
 	srv.rooms[srv.fold(channel)] = r
+	s.applyCharset(srv, r)
 	s.inviteResources(srv, channel, "")
 }

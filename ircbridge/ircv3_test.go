@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"biboumi/ircbridge/fakeirc"
+	"biboumi/store"
 
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -91,4 +92,18 @@ func TestEchoMessageAndTags(t *testing.T) {
 	h.rec.expectNone(t, 150*time.Millisecond, `type="chat"`) // no gateway message for them
 	c.Send(t, ":Bob!b@h PRIVMSG #test :after")
 	h.rec.expect(t, "groupchat", `body="after"`)
+}
+
+func TestChannelEncoding(t *testing.T) {
+	h := newHarness(t, true)
+	opts := store.DefaultChannelOptions(jid.MustParse("alice@localhost"), "127.0.0.1", "#test")
+	opts.EncodingIn = "koi8-r"
+	if err := h.st.StoreChannelOptions(t.Context(), opts); err != nil {
+		t.Fatal(err)
+	}
+	c := h.connect()
+	c.Send(t, ":Bob!b@h PRIVMSG #test :\xf0\xd2\xc9\xd7\xc5\xd4") // "Привет" in KOI8-R
+	h.rec.expect(t, "groupchat", `body="Привет"`)
+	c.Send(t, ":Bob!b@h PRIVMSG Alice :caf\xe9") // the server's fallback, latin-1
+	h.rec.expect(t, `type="chat"`, `body="café"`)
 }

@@ -60,6 +60,7 @@ func (s *Session) rejoin(ev evRejoin) {
 	}
 	r := newRoom(srv, ev.channel, j, s.channelOptions(ev.server, ev.channel))
 	srv.rooms[srv.fold(ev.channel)] = r
+	s.applyCharset(srv, r)
 	if srv.registered {
 		s.sendJoin(srv, r)
 	}

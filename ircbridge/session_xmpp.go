@@ -90,6 +90,7 @@ func (s *Session) join(p Presence, addr Address) {
 	r = newRoom(srv, addr.Channel, roomJID, s.channelOptions(addr.Server, addr.Channel))
 	r.key = p.MUC.Password
 	r.resources[res.String()] = res
+	s.applyCharset(srv, r)
 	r.history[res.String()] = p.MUC.History
 	srv.rooms[srv.fold(addr.Channel)] = r
 	if srv.registered {

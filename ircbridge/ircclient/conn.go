@@ -73,6 +73,7 @@ type Conn struct {
 	caps      []string // acknowledged capabilities, sorted
 
 	identRelease func() // from Config.Ident for netConn; run by the supervisor
+	charsets     map[string]encoding.Encoding // SetCharset, by folded target
 }
 
 // outLine is a serialized line (CR LF included) waiting for the writer.
@@ -548,4 +549,37 @@ func (c *Conn) setNick(nick string) {
 	c.mu.Lock()
 	c.nick = nick
 	c.mu.Unlock()
+}
+
+// SetCharset makes lines addressed to target (a channel) that are not
+// valid UTF-8 decode with the named charset instead of Config.Fallback;
+// an empty name removes the override. Safe for concurrent use.
+func (c *Conn) SetCharset(target, name string) error {
+	key := Fold(c.ISupport().CaseMapping(), target)
+	if name == "" {
+		c.mu.Lock()
+		delete(c.charsets, key)
+		c.mu.Unlock()
+		return nil
+	}
+	enc, err := Charset(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.charsets == nil {
+		c.charsets = make(map[string]encoding.Encoding)
+	}
+	c.charsets[key] = enc
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Conn) charsetFor(target string) encoding.Encoding {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.charsets) == 0 {
+		return nil
+	}
+	return c.charsets[Fold(c.ISupport().CaseMapping(), target)]
 }

@@ -3,6 +3,7 @@ package ircclient
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/text/encoding"
 	"io"
 	"net"
 	"slices"
@@ -118,9 +119,16 @@ func (c *Conn) parse(raw []byte) (ircmsg.Message, bool) {
 		return msg, false
 	}
 	if !valid {
-		msg.Source = c.decode(msg.Source)
+		// A channel's own charset (SetCharset) wins for lines to it.
+		dec := c.dec
+		if len(msg.Params) > 0 {
+			if e := c.charsetFor(msg.Params[0]); e != nil {
+				dec = e
+			}
+		}
+		msg.Source = c.decodeWith(dec, msg.Source)
 		for i, p := range msg.Params {
-			msg.Params[i] = c.decode(p)
+			msg.Params[i] = c.decodeWith(dec, p)
 		}
 	}
 	return msg, true
@@ -128,11 +136,13 @@ func (c *Conn) parse(raw []byte) (ircmsg.Message, bool) {
 
 // decode returns s if it is valid UTF-8, else s converted from the fallback
 // charset. The result is always valid UTF-8.
-func (c *Conn) decode(s string) string {
+func (c *Conn) decode(s string) string { return c.decodeWith(c.dec, s) }
+
+func (c *Conn) decodeWith(dec encoding.Encoding, s string) string {
 	if utf8.ValidString(s) {
 		return s
 	}
-	out, err := c.dec.NewDecoder().String(s)
+	out, err := dec.NewDecoder().String(s)
 	if err != nil {
 		out = s
 	}
