@@ -1,0 +1,44 @@
+package ircbridge
+
+import (
+	"context"
+	"time"
+)
+
+// PurgeArchive deletes the archived lines older than keep, for every user.
+// The archive writer is independent of it, so live traffic never waits for
+// a purge (lines queued meanwhile are written after it).
+func (g *Gateway) PurgeArchive(ctx context.Context, keep time.Duration) (int64, error) {
+	if g.store == nil || keep <= 0 {
+		return 0, nil
+	}
+	return g.store.PurgeLogs(ctx, time.Now().Add(-keep))
+}
+
+// RunRetention purges the archive of lines older than keep now and then
+// every interval, until ctx ends. keep ≤ 0 keeps everything (it returns at
+// once).
+func (g *Gateway) RunRetention(ctx context.Context, keep, interval time.Duration) {
+	if keep <= 0 || g.store == nil {
+		return
+	}
+	log := g.cfg.Load().Logger.With("part", "retention")
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		n, err := g.PurgeArchive(pctx, keep)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("purging the archive", "err", err)
+		case n > 0:
+			log.Info("archive purged", "lines", n, "older_than", keep.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
