@@ -2,8 +2,8 @@ package ircbridge
 
 import (
 	"crypto/tls"
-	"net/netip"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"mellium.im/xmpp/jid"

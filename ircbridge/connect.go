@@ -2,8 +2,6 @@ package ircbridge
 
 import (
 	"context"
-	"net"
-	"net/netip"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/tls"
@@ -11,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 	"time"
 

@@ -72,7 +72,7 @@ type Conn struct {
 	nick      string
 	caps      []string // acknowledged capabilities, sorted
 
-	identRelease func() // from Config.Ident for netConn; run by the supervisor
+	identRelease func()                       // from Config.Ident for netConn; run by the supervisor
 	charsets     map[string]encoding.Encoding // SetCharset, by folded target
 }
 
