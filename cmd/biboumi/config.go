@@ -104,6 +104,8 @@ type Config struct {
 	Component ComponentConfig
 	// Archive holds the [archive] table: message archives.
 	Archive ArchiveConfig
+	// Metrics holds the [metrics] table: the Prometheus endpoint.
+	Metrics MetricsConfig
 }
 
 // IRCConfig is the [irc] table. Per-server options set by users through
@@ -150,6 +152,14 @@ type ArchiveConfig struct {
 	// joining a channel; 0 replays none (key archive.max_history_length,
 	// default 20). Biboumi's per-user option of the same name.
 	MaxHistoryLength int
+}
+
+// MetricsConfig is the [metrics] table. It is comparable with ==.
+type MetricsConfig struct {
+	// Listen is the host:port the Prometheus endpoint (/metrics) listens
+	// on; empty, the default, means no endpoint (key metrics.listen). The
+	// host is an IP literal, a name, or empty for every interface.
+	Listen string
 }
 
 // Limits that are not configurable. They keep a mistyped value or a
@@ -260,10 +270,12 @@ type rawConfig struct {
 	IRC       toml.Primitive `toml:"irc"`
 	Component toml.Primitive `toml:"component"`
 	Archive   toml.Primitive `toml:"archive"`
+	Metrics   toml.Primitive `toml:"metrics"`
 
 	irc       rawIRC
 	component rawComponent
 	archive   rawArchive
+	metrics   rawMetrics
 }
 
 type rawIRC struct {
@@ -285,6 +297,10 @@ type rawArchive struct {
 	MaxHistoryLength tomlInt    `toml:"max_history_length"`
 }
 
+type rawMetrics struct {
+	Listen tomlString `toml:"listen"`
+}
+
 // rawTable ties a table name to the Primitive holding it and the struct it
 // decodes into.
 type rawTable struct {
@@ -298,6 +314,7 @@ func (r *rawConfig) tables() []rawTable {
 		{"irc", &r.IRC, &r.irc},
 		{"component", &r.Component, &r.component},
 		{"archive", &r.Archive, &r.archive},
+		{"metrics", &r.Metrics, &r.metrics},
 	}
 }
 
@@ -560,6 +577,9 @@ func (r *rawConfig) validate() (*Config, error) {
 	if err := r.archive.validate(&c.Archive); err != nil {
 		return nil, err
 	}
+	if err := r.metrics.validate(&c.Metrics); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -633,6 +653,45 @@ func (r *rawArchive) validate(c *ArchiveConfig) error {
 		c.MaxHistoryLength = int(r.MaxHistoryLength.val)
 	}
 	return nil
+}
+
+func (r *rawMetrics) validate(c *MetricsConfig) error {
+	if r.Listen.val == "" {
+		return nil
+	}
+	if err := checkListen(r.Listen.val); err != nil {
+		return fmt.Errorf("config: metrics.listen: %q: %w", r.Listen.val, err)
+	}
+	c.Listen = r.Listen.val
+	return nil
+}
+
+// checkListen accepts host:port for a TCP listener: the host is an IP
+// literal (IPv6 in brackets), a host name, or empty for every interface;
+// the port is 1–65535 (0, "pick one", would leave it unknown to scrapers).
+func checkListen(s string) error {
+	const hint = `must be host:port, for example "127.0.0.1:9347" or "[::1]:9347"`
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New(hint)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || strings.Trim(port, "0123456789") != "" {
+		return fmt.Errorf("port %q: %s", port, hint)
+	}
+	if _, err := portValue(int64(n), 1); err != nil {
+		return fmt.Errorf("port: %w", err)
+	}
+	if host == "" {
+		return nil
+	}
+	if strings.HasPrefix(s, "[") {
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
+			return fmt.Errorf("%q in brackets is not an IPv6 address", host)
+		}
+		return nil
+	}
+	return checkHost(host)
 }
 
 // portValue checks a TCP port number; lo is 0 where 0 means "off".

@@ -161,6 +161,13 @@ func TestParseConfigGood(t *testing.T) {
 			c.IRC.Ports = []int{6668}
 			c.Component.QueueSize = 42
 		}),
+		"metrics.toml": withDefaults(func(c *Config) {
+			c.Metrics.Listen = "127.0.0.1:9347"
+		}),
+		"metrics_ipv6.toml": withDefaults(func(c *Config) {
+			c.Metrics.Listen = "[::1]:9347"
+		}),
+		"metrics_off.toml": wantDefaults(),
 		"identd_off.toml": withDefaults(func(c *Config) {
 			c.IdentdPort = 0
 			c.IRC.TLSPorts = []int{}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"biboumi/component"
+	"biboumi/internal/metrics"
 	"biboumi/ircbridge"
 	"biboumi/store/sqlstore"
 
@@ -28,6 +29,14 @@ type daemon struct {
 	cfg    *Config
 	logs   *logging
 	reload <-chan os.Signal
+
+	// Operations (sdnotify.go, metrics.go); all optional, filled by
+	// initOps when nil or zero.
+	notify     *notifier         // sd_notify; nil outside systemd
+	watchdog   time.Duration     // WATCHDOG=1 period; 0 for none
+	metrics    *metrics.Gateway  // never nil once run has started
+	registry   *metrics.Registry // what /metrics serves
+	lastStatus string            // the last STATUS= sent
 }
 
 // handler forwards the link's stanzas to the gateway. It exists because the
@@ -40,8 +49,19 @@ func (h handler) HandlePresence(ctx context.Context, p ircbridge.Presence) {
 }
 func (h handler) HandleIQ(ctx context.Context, iq ircbridge.IQ) { h.g.HandleIQ(ctx, iq) }
 
-func (d *daemon) run(ctx context.Context) error {
+func (d *daemon) run(ctx context.Context) (err error) {
 	log := d.logs.Logger()
+	d.initOps()
+	defer func() {
+		if err != nil {
+			d.notifyFailure(err)
+		}
+	}()
+	stopMetrics, err := d.serveMetrics()
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	gcfg, err := gatewayConfig(d.cfg, log)
 	if err != nil {
 		return err
@@ -52,9 +72,15 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	defer st.Close()
 	h := &handler{}
-	link := component.New(linkConfig(d.cfg, log), h)
-	gw := ircbridge.New(*gcfg, link, st)
+	link := component.New(linkConfig(d.cfg, log), countingHandler{h, d.metrics})
+	gw := ircbridge.New(*gcfg, countingSender{link, d.metrics}, timedStore{st, d.metrics})
 	h.g = gw
+	d.metrics.XMPPConnected.SetFunc(func() float64 {
+		if link.Connected() {
+			return 1
+		}
+		return 0
+	})
 
 	// The link outlives ctx: at shutdown the gateway still sends its last
 	// presences through it.
@@ -64,14 +90,32 @@ func (d *daemon) run(ctx context.Context) error {
 	go func() { linkErr <- link.Run(linkCtx) }()
 
 	log.Info("starting", "hostname", d.cfg.Hostname.String(), "xmpp_server", d.cfg.ComponentAddr())
+	d.sdNotify(status("Connecting to the XMPP server " + d.cfg.ComponentAddr()))
 	ready := link.Ready()
+	// Both tickers start with the first connection; the watchdog is fed
+	// from this loop so that a wedged loop stops feeding it.
+	var watchdog, refresh <-chan time.Time
 	for {
 		select {
 		case <-ready:
 			ready = nil
 			d.afterConnect(ctx, gw)
+			d.notifyReady(link)
+			if d.watchdog > 0 {
+				t := time.NewTicker(d.watchdog)
+				defer t.Stop()
+				watchdog = t.C
+				d.sdNotify("WATCHDOG=1")
+			}
+			t := time.NewTicker(statusInterval)
+			defer t.Stop()
+			refresh = t.C
+		case <-watchdog:
+			d.sdNotify("WATCHDOG=1")
+		case <-refresh:
+			d.refreshStatus(link)
 		case <-gw.ReloadRequests():
-			d.doReload(gw)
+			d.reloadNotified(gw, link)
 		case err := <-linkErr:
 			// Run only returns early when the first connection failed.
 			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -80,11 +124,12 @@ func (d *daemon) run(ctx context.Context) error {
 			if err == nil {
 				err = errors.New("component link ended")
 			}
-			return err
+			return &linkFailure{err}
 		case <-d.reload:
-			d.doReload(gw)
+			d.reloadNotified(gw, link)
 		case <-ctx.Done():
 			log.Info("Signal received, exiting...")
+			d.sdNotify("STOPPING=1", status("Shutting down: closing the IRC connections"))
 			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			if err := gw.Shutdown(sctx); err != nil {
 				log.Warn("IRC servers did not all close in time", "err", err)
@@ -118,12 +163,13 @@ func (d *daemon) afterConnect(ctx context.Context, gw *ircbridge.Gateway) {
 }
 
 // doReload re-reads the configuration and applies what can change live.
-func (d *daemon) doReload(gw *ircbridge.Gateway) {
+// It reports whether the new configuration was taken.
+func (d *daemon) doReload(gw *ircbridge.Gateway) bool {
 	log := d.logs.Logger()
 	cfg, err := LoadConfig(d.path)
 	if err != nil {
 		log.Error("reload failed, keeping the current configuration", "err", err)
-		return
+		return false
 	}
 	if err := d.logs.Apply(cfg); err != nil {
 		log.Error("reload: log file", "err", err)
@@ -134,11 +180,12 @@ func (d *daemon) doReload(gw *ircbridge.Gateway) {
 	gcfg, err := gatewayConfig(cfg, log)
 	if err != nil {
 		log.Error("reload failed, keeping the current configuration", "err", err)
-		return
+		return false
 	}
 	gw.SetConfig(*gcfg)
 	d.cfg = cfg
 	log.Info("configuration reloaded")
+	return true
 }
 
 // restartOnlyChanges lists the keys whose change a reload cannot apply.
@@ -167,6 +214,9 @@ func restartOnlyChanges(old, cur *Config) []string {
 	}
 	if old.Component != cur.Component {
 		keys = append(keys, "component")
+	}
+	if old.Metrics != cur.Metrics {
+		keys = append(keys, "metrics.listen")
 	}
 	return keys
 }

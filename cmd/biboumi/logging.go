@@ -26,7 +26,8 @@ func newLogging(cfg *Config, stderr io.Writer) (*logging, error) {
 	if err := l.open(cfg.LogFile); err != nil {
 		return nil, err
 	}
-	l.logger = slog.New(slog.NewTextHandler(writerFunc(l.write), &slog.HandlerOptions{Level: &l.level}))
+	text := slog.NewTextHandler(writerFunc(l.write), &slog.HandlerOptions{Level: &l.level})
+	l.logger = slog.New(l.handlerFor(stderr, text)) // journal.go
 	return l, nil
 }
 

@@ -82,7 +82,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(reload, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(reload)
 
-	d := daemon{path: path, cfg: cfg, logs: logs, reload: reload}
+	d := daemon{path: path, cfg: cfg, logs: logs, reload: reload, notify: newNotifier()}
 	if err := d.run(ctx); err != nil {
 		logs.Logger().Error("exiting", "err", err)
 		return 1
