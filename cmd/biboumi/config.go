@@ -104,6 +104,10 @@ type Config struct {
 	Component ComponentConfig
 	// Archive holds the [archive] table: message archives.
 	Archive ArchiveConfig
+	// Policy holds the [policy] table: who may use the gateway, and where to.
+	Policy PolicyConfig
+	// Limits holds the [limits] table: what one user may make the gateway do.
+	Limits LimitsConfig
 	// Metrics holds the [metrics] table: the Prometheus endpoint.
 	Metrics MetricsConfig
 }
@@ -141,6 +145,29 @@ type ComponentConfig struct {
 	// QueueSize bounds the stanzas waiting for the XMPP link while it is
 	// down (key component.queue_size, default 10000, 1–1000000).
 	QueueSize int
+}
+
+// PolicyConfig is the [policy] table.
+type PolicyConfig struct {
+	// XMPPDomains are the domains whose users may use the gateway; "*" lets
+	// everyone in (key policy.xmpp_domains). Empty: the parent domain of
+	// hostname and its subdomains (irc.example.org serves example.org).
+	XMPPDomains []string
+	// IRCAllow, when not empty, lists the only IRC servers that may be
+	// reached; IRCDeny lists servers that may not (keys policy.irc_allow,
+	// policy.irc_deny). Entries are host names or "*.domain".
+	IRCAllow, IRCDeny []string
+}
+
+// LimitsConfig is the [limits] table.
+type LimitsConfig struct {
+	IRCConnections int // limits.irc_connections, default 10
+	Channels       int // limits.channels, default 100
+	StanzaRate     int // limits.stanza_rate per second, default 20
+	StanzaBurst    int // limits.stanza_burst, default 100
+	MAMPageSize    int // limits.mam_page_size, default 100
+	AdhocSessions  int // limits.adhoc_sessions, default 16
+	QueueSize      int // limits.session_queue: events waiting per user, default 256
 }
 
 // ArchiveConfig is the [archive] table.
@@ -193,6 +220,10 @@ func defaultConfig() *Config {
 			QueueSize:    10000,
 		},
 		Archive: ArchiveConfig{MaxHistoryLength: 20},
+		Limits: LimitsConfig{
+			IRCConnections: 10, Channels: 100, StanzaRate: 20, StanzaBurst: 100,
+			MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256,
+		},
 	}
 }
 
@@ -271,11 +302,31 @@ type rawConfig struct {
 	Component toml.Primitive `toml:"component"`
 	Archive   toml.Primitive `toml:"archive"`
 	Metrics   toml.Primitive `toml:"metrics"`
+	Policy    toml.Primitive `toml:"policy"`
+	Limits    toml.Primitive `toml:"limits"`
 
 	irc       rawIRC
 	component rawComponent
 	archive   rawArchive
 	metrics   rawMetrics
+	policy    rawPolicy
+	limits    rawLimits
+}
+
+type rawPolicy struct {
+	XMPPDomains tomlStrings `toml:"xmpp_domains"`
+	IRCAllow    tomlStrings `toml:"irc_allow"`
+	IRCDeny     tomlStrings `toml:"irc_deny"`
+}
+
+type rawLimits struct {
+	IRCConnections tomlInt `toml:"irc_connections"`
+	Channels       tomlInt `toml:"channels"`
+	StanzaRate     tomlInt `toml:"stanza_rate"`
+	StanzaBurst    tomlInt `toml:"stanza_burst"`
+	MAMPageSize    tomlInt `toml:"mam_page_size"`
+	AdhocSessions  tomlInt `toml:"adhoc_sessions"`
+	SessionQueue   tomlInt `toml:"session_queue"`
 }
 
 type rawIRC struct {
@@ -315,6 +366,8 @@ func (r *rawConfig) tables() []rawTable {
 		{"component", &r.Component, &r.component},
 		{"archive", &r.Archive, &r.archive},
 		{"metrics", &r.Metrics, &r.metrics},
+		{"policy", &r.Policy, &r.policy},
+		{"limits", &r.Limits, &r.limits},
 	}
 }
 
@@ -580,7 +633,66 @@ func (r *rawConfig) validate() (*Config, error) {
 	if err := r.metrics.validate(&c.Metrics); err != nil {
 		return nil, err
 	}
+	if err := r.policy.validate(&c.Policy); err != nil {
+		return nil, err
+	}
+	if err := r.limits.validate(&c.Limits); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+func (r *rawPolicy) validate(c *PolicyConfig) error {
+	for _, f := range []struct {
+		key  string
+		v    tomlStrings
+		dst  *[]string
+		star bool
+	}{
+		{"policy.xmpp_domains", r.XMPPDomains, &c.XMPPDomains, true},
+		{"policy.irc_allow", r.IRCAllow, &c.IRCAllow, false},
+		{"policy.irc_deny", r.IRCDeny, &c.IRCDeny, false},
+	} {
+		for i, v := range f.v.val {
+			host := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(v)), "*.")
+			if v == "*" && f.star {
+				continue
+			}
+			if host == "" || checkHost(host) != nil {
+				return fmt.Errorf("config: %s[%d]: %q is not a host name, \"*.domain\"%s", f.key, i, v, map[bool]string{true: " or \"*\"", false: ""}[f.star])
+			}
+		}
+		if len(f.v.val) > 0 {
+			*f.dst = f.v.val
+		}
+	}
+	return nil
+}
+
+func (r *rawLimits) validate(c *LimitsConfig) error {
+	for _, f := range []struct {
+		key string
+		v   tomlInt
+		dst *int
+		max int64
+	}{
+		{"limits.irc_connections", r.IRCConnections, &c.IRCConnections, 1000},
+		{"limits.channels", r.Channels, &c.Channels, 100000},
+		{"limits.stanza_rate", r.StanzaRate, &c.StanzaRate, 1000000},
+		{"limits.stanza_burst", r.StanzaBurst, &c.StanzaBurst, 1000000},
+		{"limits.mam_page_size", r.MAMPageSize, &c.MAMPageSize, 1000},
+		{"limits.adhoc_sessions", r.AdhocSessions, &c.AdhocSessions, 1000},
+		{"limits.session_queue", r.SessionQueue, &c.QueueSize, 1000000},
+	} {
+		if !f.v.set {
+			continue
+		}
+		if f.v.val < 1 || f.v.val > f.max {
+			return fmt.Errorf("config: %s: must be 1–%d, got %d", f.key, f.max, f.v.val)
+		}
+		*f.dst = int(f.v.val)
+	}
+	return nil
 }
 
 func (r *rawIRC) validate(c *IRCConfig) error {
@@ -917,6 +1029,27 @@ func (n *tomlInts) UnmarshalTOML(v any) error {
 		}
 	}
 	n.set = true
+	return nil
+}
+
+// tomlStrings is an array of strings.
+type tomlStrings struct {
+	val []string
+	set bool
+}
+
+func (t *tomlStrings) UnmarshalTOML(v any) error {
+	arr, ok := v.([]any)
+	if !ok {
+		return wrongType("array of strings", v)
+	}
+	t.val = make([]string, len(arr))
+	for i, e := range arr {
+		if t.val[i], ok = e.(string); !ok {
+			return fmt.Errorf("expected array of strings, got %s at index %d", tomlType(e), i)
+		}
+	}
+	t.set = true
 	return nil
 }
 

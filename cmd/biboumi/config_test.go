@@ -64,6 +64,10 @@ func wantDefaults() *Config {
 			ReconnectMax: 60 * time.Second,
 			QueueSize:    10000,
 		},
+		Limits: LimitsConfig{
+			IRCConnections: 10, Channels: 100, StanzaRate: 20, StanzaBurst: 100,
+			MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256,
+		},
 		Archive: ArchiveConfig{
 			Retention:        0,
 			MaxHistoryLength: 20,
@@ -145,6 +149,10 @@ func TestParseConfigGood(t *testing.T) {
 				ReconnectMax: 5 * time.Minute,
 				QueueSize:    500,
 			},
+			Limits: LimitsConfig{
+				IRCConnections: 10, Channels: 100, StanzaRate: 20, StanzaBurst: 100,
+				MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256,
+			},
 			Archive: ArchiveConfig{
 				Retention:        365 * 24 * time.Hour,
 				MaxHistoryLength: 50,
@@ -168,6 +176,14 @@ func TestParseConfigGood(t *testing.T) {
 			c.Metrics.Listen = "[::1]:9347"
 		}),
 		"metrics_off.toml": wantDefaults(),
+		"policy.toml": withDefaults(func(c *Config) {
+			c.Hostname = jid.MustParse("irc.example.org")
+			c.Password = "secret"
+			c.Policy = PolicyConfig{XMPPDomains: []string{"example.org", "*.partner.net", "*"},
+				IRCAllow: []string{"*.libera.chat", "127.0.0.1"}, IRCDeny: []string{"bad.libera.chat"}}
+			c.Limits = LimitsConfig{IRCConnections: 3, Channels: 50, StanzaRate: 5, StanzaBurst: 10,
+				MAMPageSize: 50, AdhocSessions: 4, QueueSize: 64}
+		}),
 		"identd_off.toml": withDefaults(func(c *Config) {
 			c.IdentdPort = 0
 			c.IRC.TLSPorts = []int{}

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"biboumi/component"
 	"biboumi/internal/metrics"
 	"biboumi/ircbridge"
+	"biboumi/ircbridge/identd"
 	"biboumi/store/sqlstore"
 
 	"golang.org/x/text/encoding/htmlindex"
@@ -71,10 +73,27 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		return fmt.Errorf("db_name: %w", err)
 	}
 	defer st.Close()
+	// Background work owned by this run: identd and the archive retention.
+	bgCtx, stopBg := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	defer func() { stopBg(); bg.Wait() }()
+	if d.cfg.IdentdPort > 0 {
+		id, err := identd.New(identd.Config{Addr: fmt.Sprintf(":%d", d.cfg.IdentdPort), Logger: log.With("part", "identd")})
+		if err != nil {
+			// As Biboumi: the gateway works without identd.
+			log.Warn("identd not started", "identd_port", d.cfg.IdentdPort, "err", err)
+		} else {
+			gcfg.Ident = id
+			bg.Add(1)
+			go func() { defer bg.Done(); id.Serve(bgCtx) }()
+		}
+	}
 	h := &handler{}
 	link := component.New(linkConfig(d.cfg, log), countingHandler{h, d.metrics})
 	gw := ircbridge.New(*gcfg, countingSender{link, d.metrics}, timedStore{st, d.metrics})
 	h.g = gw
+	bg.Add(1)
+	go func() { defer bg.Done(); gw.RunRetention(bgCtx, d.cfg.Archive.Retention, time.Hour) }()
 	d.metrics.XMPPConnected.SetFunc(func() float64 {
 		if link.Connected() {
 			return 1
@@ -182,6 +201,7 @@ func (d *daemon) doReload(gw *ircbridge.Gateway) bool {
 		log.Error("reload failed, keeping the current configuration", "err", err)
 		return false
 	}
+	gcfg.Ident = gw.Config().Ident // identd lives as long as the run
 	gw.SetConfig(*gcfg)
 	d.cfg = cfg
 	log.Info("configuration reloaded")
@@ -271,6 +291,21 @@ func gatewayConfig(c *Config, log *slog.Logger) (*ircbridge.Config, error) {
 		OutgoingBind:          bind,
 		TLS:                   tlsCfg,
 		Version:               version,
-		Logger:                log.With("part", "gateway"),
+		WebIRCPassword:        c.WebIRCPassword,
+		QueueSize:             c.Limits.QueueSize,
+		Policy: ircbridge.Policy{
+			XMPPDomains: c.Policy.XMPPDomains,
+			IRCAllow:    c.Policy.IRCAllow,
+			IRCDeny:     c.Policy.IRCDeny,
+		},
+		Limits: ircbridge.Limits{
+			IRCConnections: c.Limits.IRCConnections,
+			Channels:       c.Limits.Channels,
+			StanzaRate:     float64(c.Limits.StanzaRate),
+			StanzaBurst:    c.Limits.StanzaBurst,
+			MAMPageSize:    c.Limits.MAMPageSize,
+			AdhocSessions:  c.Limits.AdhocSessions,
+		},
+		Logger: log.With("part", "gateway"),
 	}, nil
 }
