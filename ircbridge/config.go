@@ -2,6 +2,8 @@ package ircbridge
 
 import (
 	"crypto/tls"
+
+	"biboumi/internal/metrics"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -55,6 +57,8 @@ type Config struct {
 	// Ident, when set, is told about each IRC connection so that the
 	// gateway's identd can answer for it.
 	Ident IdentRegistry
+	// Metrics receives the gateway's figures; nil records nothing.
+	Metrics *metrics.Gateway
 	// Policy says who may use the gateway and which IRC servers it reaches.
 	Policy Policy
 	// Limits bound each user.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"biboumi/internal/metrics"
 	"biboumi/ircbridge/ircclient"
 	"biboumi/store"
 
@@ -128,6 +129,7 @@ func (s *Session) dial(srv *ircServer, first bool) {
 		cfg.Address = "" // users cannot escape the fixed server
 	}
 	srv.conn = ircclient.Dial(s.ctx, cfg)
+	s.cfg.Metrics.IRCConnectionState("", metrics.IRCConnecting)
 	s.applyCharsets(srv)
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"biboumi/internal/metrics"
 	"biboumi/store"
 
 	"mellium.im/xmpp/jid"
@@ -98,6 +99,7 @@ func New(cfg Config, out Sender, st store.Store) *Gateway {
 	g := &Gateway{out: out, store: st, sessions: make(map[string]*Session), reloads: make(chan struct{}, 1)}
 	if st != nil {
 		g.arch = newArchiver(st, cfg.withDefaults().Logger.With("part", "archive"))
+		cfg.Metrics.QueueDepthFunc(metrics.QueueArchive, func() int { return len(g.arch.in) })
 	}
 	g.cfg.Store(cfg.withDefaults())
 	g.ctx, g.cancel = context.WithCancel(context.Background())
@@ -208,6 +210,7 @@ func (g *Gateway) post(from jid.JID, ev event) bool {
 	if s == nil {
 		s = newSession(g, from.Bare())
 		g.sessions[key] = s
+		g.cfg.Load().Metrics.AddUsers(1)
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
@@ -235,6 +238,7 @@ func (g *Gateway) retire(s *Session) bool {
 	}
 	if g.sessions[s.key] == s {
 		delete(g.sessions, s.key)
+		g.cfg.Load().Metrics.AddUsers(-1)
 	}
 	return true
 }

@@ -41,6 +41,9 @@ func FuzzJIDParse(f *testing.F) {
 		`#a\5cb%s@irc.localhost`, `#a\5c20b%s@irc.localhost`, `#x\\y%s@irc.localhost`, `#é%s@irc.localhost/Ünï`,
 		"#chan%irc.localhost@irc.localhost/ nick", "irc.localhost/res", "a@irc.localhost/" + strings.Repeat("r", 1023),
 		"@irc.localhost", "a@b@c", "", "[::1]", "#%[::1]@irc.localhost",
+		// Found by fuzzing (known bugs, or by design).
+		"%0@irc.localhost/00000%000", "%0@irc.localhost/%00", "%0@irc.localhost/0ѡ0", "%0@irc.localhost/#",
+		"%s@irc.localhost/\U0001F600",
 	} {
 		f.Add(s, uint8(0))
 		f.Add(s, uint8(3))

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"biboumi/internal/metrics"
 	"biboumi/ircbridge/ircclient"
 
 	"mellium.im/xmpp/jid"
@@ -53,6 +54,7 @@ func (s *Session) scheduleReconnect(srv *ircServer, text string) {
 		delay += time.Duration(rand.Int64N(int64(s.cfg.ReconnectSpread)))
 	}
 	srv.retryAt = time.Now().Add(delay)
+	s.cfg.Metrics.Reconnect(metrics.LinkIRC)
 	if first {
 		note := "Connection to the IRC server lost"
 		if text != "" {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"biboumi/internal/metrics"
 	"biboumi/ircbridge/ircclient"
 	"biboumi/store"
 
@@ -147,6 +148,7 @@ func (s *Session) stopTicker() {
 func (s *Session) safely(f func()) {
 	defer func() {
 		if r := recover(); r != nil {
+			s.cfg.Metrics.Error(metrics.ErrPanic)
 			s.log.Error("panic in session", "panic", r, "stack", string(debug.Stack()))
 		}
 	}()

@@ -3,7 +3,9 @@ package ircbridge
 import (
 	"errors"
 	"strings"
+	"time"
 
+	"biboumi/internal/metrics"
 	"biboumi/ircbridge/ircclient"
 
 	"github.com/ergochat/irc-go/ircfmt"
@@ -30,14 +32,24 @@ func (s *Session) handleIRC(ev ircclient.Event) {
 		}
 	case ircclient.Registered:
 		if srv := s.serverOf(ev.Conn); srv != nil {
+			s.cfg.Metrics.IRCConnectionState(metrics.IRCConnecting, metrics.IRCConnected)
 			s.registered(srv, ev)
 		}
 	case ircclient.Line:
 		if srv := s.serverOf(ev.Conn); srv != nil {
+			start := time.Now()
+			s.cfg.Metrics.IRCLineReceived()
 			s.handleLine(srv, ev.Msg)
+			s.cfg.Metrics.ObserveRelay(metrics.IRCToXMPP, time.Since(start))
 		}
 	case ircclient.Closed:
 		if srv := s.serverOf(ev.Conn); srv != nil {
+			if srv.registered {
+				s.cfg.Metrics.IRCConnectionState(metrics.IRCConnected, "")
+			} else {
+				s.cfg.Metrics.IRCConnectionState(metrics.IRCConnecting, "")
+				s.cfg.Metrics.Error(metrics.ErrIRCConnect)
+			}
 			s.closed(srv, ev)
 		}
 	}

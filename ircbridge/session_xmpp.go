@@ -127,7 +127,9 @@ func (s *Session) sendJoin(srv *ircServer, r *room) {
 
 func (s *Session) ircSend(srv *ircServer, m ircmsg.Message) error {
 	err := srv.conn.Send(m)
-	if err != nil {
+	if err == nil {
+		s.cfg.Metrics.IRCLineSent()
+	} else {
 		s.log.Warn("IRC line not sent", "server", srv.name, "command", m.Command, "err", err)
 	}
 	return err

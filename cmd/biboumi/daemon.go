@@ -68,6 +68,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	gcfg.Metrics = d.metrics
 	st, err := sqlstore.OpenDBName(ctx, d.cfg.DBName, sqlstore.Options{Logger: log.With("part", "store")})
 	if err != nil {
 		return fmt.Errorf("db_name: %w", err)
@@ -202,6 +203,7 @@ func (d *daemon) doReload(gw *ircbridge.Gateway) bool {
 		return false
 	}
 	gcfg.Ident = gw.Config().Ident // identd lives as long as the run
+	gcfg.Metrics = d.metrics
 	gw.SetConfig(*gcfg)
 	d.cfg = cfg
 	log.Info("configuration reloaded")
