@@ -107,6 +107,15 @@ func (s *Session) cmdDisconnectUser(as *adhocSession, c *Command) (*Command, err
 			if err != nil {
 				return nil, newError(stanza.Modify, stanza.BadRequest, "jids: "+v+" is not a JID")
 			}
+			if j.Bare().Equal(s.owner) {
+				// Our own session: this goroutine is the one that would
+				// receive the request.
+				if len(s.servers) > 0 {
+					s.disconnect(nil, msg, false)
+					n++
+				}
+				continue
+			}
 			if s.g.disconnect(j.Bare(), nil, msg, false) {
 				n++
 			}

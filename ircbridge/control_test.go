@@ -240,8 +240,12 @@ func TestRoster(t *testing.T) {
 	}
 	pres(stanza.ProbePresence, gw)
 	h.rec.expect(t, "presence", `type=""`, "from=irc.localhost")
-	if n, err := h.g.ProbeRoster(t.Context()); n != 1 || err != nil {
-		t.Errorf("ProbeRoster = %d, %v", n, err)
+	items, err = h.g.RosterSnapshot(t.Context())
+	if err != nil || len(items) != 1 {
+		t.Fatalf("RosterSnapshot = %v, %v", items, err)
+	}
+	if n := h.g.ProbeRoster(t.Context(), items); n != 1 {
+		t.Errorf("ProbeRoster = %d", n)
 	}
 	h.rec.expect(t, "presence", `type="probe"`, "from=irc.localhost", "to=alice@localhost")
 	pres(stanza.UnsubscribePresence, gw)

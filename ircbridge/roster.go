@@ -106,19 +106,22 @@ func (s *Session) serverPresence(srv *ircServer, available bool) {
 	s.send(p)
 }
 
-// ProbeRoster sends a presence probe from each stored gateway or server
-// JID to its subscribers, so that clients learn the gateway is back. The
-// program calls it once the component is connected.
-func (g *Gateway) ProbeRoster(ctx context.Context) (int, error) {
+// RosterSnapshot reads the stored subscriptions. The program calls it
+// before the component connects, and ProbeRoster with the result once it
+// is connected: a subscription made after start-up is not probed (a probe
+// racing the user's own subscription would make the server withdraw it).
+func (g *Gateway) RosterSnapshot(ctx context.Context) ([]store.RosterItem, error) {
 	if g.store == nil {
-		return 0, nil
+		return nil, nil
 	}
-	items, err := g.store.Roster(ctx, store.RosterQuery{})
-	if err != nil {
-		return 0, err
-	}
+	return g.store.Roster(ctx, store.RosterQuery{})
+}
+
+// ProbeRoster sends a presence probe from each gateway or server JID of
+// items to its subscriber, so that clients learn the gateway is back.
+func (g *Gateway) ProbeRoster(ctx context.Context, items []store.RosterItem) int {
 	for _, it := range items {
 		g.send(ctx, Presence{From: it.Local, To: it.Remote, ID: newID(), Type: stanza.ProbePresence})
 	}
-	return len(items), nil
+	return len(items)
 }

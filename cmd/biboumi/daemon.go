@@ -15,6 +15,7 @@ import (
 	"biboumi/internal/metrics"
 	"biboumi/ircbridge"
 	"biboumi/ircbridge/identd"
+	"biboumi/store"
 	"biboumi/store/sqlstore"
 
 	"golang.org/x/text/encoding/htmlindex"
@@ -102,6 +103,12 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		return 0
 	})
 
+	// The subscriptions to probe are those stored before the link is up.
+	roster, err := gw.RosterSnapshot(ctx)
+	if err != nil {
+		log.Error("reading the roster for start-up probes", "err", err)
+	}
+
 	// The link outlives ctx: at shutdown the gateway still sends its last
 	// presences through it.
 	linkCtx, stopLink := context.WithCancel(context.Background())
@@ -119,7 +126,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 		select {
 		case <-ready:
 			ready = nil
-			d.afterConnect(ctx, gw)
+			d.afterConnect(ctx, gw, roster)
 			d.notifyReady(link)
 			if d.watchdog > 0 {
 				t := time.NewTicker(d.watchdog)
@@ -168,11 +175,9 @@ func (d *daemon) run(ctx context.Context) (err error) {
 // afterConnect runs once the component is first connected: presence
 // probes to the stored subscribers, and the persistent channels joined
 // again.
-func (d *daemon) afterConnect(ctx context.Context, gw *ircbridge.Gateway) {
+func (d *daemon) afterConnect(ctx context.Context, gw *ircbridge.Gateway, roster []store.RosterItem) {
 	log := d.logs.Logger()
-	if n, err := gw.ProbeRoster(ctx); err != nil {
-		log.Error("reading the roster for start-up probes", "err", err)
-	} else if n > 0 {
+	if n := gw.ProbeRoster(ctx, roster); n > 0 {
 		log.Info("presence probes sent", "contacts", n)
 	}
 	if n, err := gw.RejoinPersistent(ctx); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -56,6 +57,9 @@ type gatewayOptions struct {
 	// dbName is the db_name key: a SQLite path or a PostgreSQL URL. Empty
 	// means a SQLite file in a temporary directory.
 	dbName string
+	// admins is the admin key: the bare JIDs allowed to run the
+	// admin-only ad-hoc commands. Empty means none.
+	admins []string
 }
 
 // startGateway runs the gateway with a configuration pointing at xs and at
@@ -74,18 +78,23 @@ func startGatewayWith(t *testing.T, xs *testenv.XMPPServer, ircPort int, probe *
 		o.dbName = filepath.Join(dir, "biboumi.sqlite")
 	}
 	cfgPath := filepath.Join(dir, "biboumi.toml")
+	admins := make([]string, len(o.admins))
+	for i, a := range o.admins {
+		admins[i] = strconv.Quote(a)
+	}
 	cfg := fmt.Sprintf(`hostname = %q
 password = %q
 port = %d
 db_name = %q
 identd_port = 0
 log_level = "debug"
+admin = [%s]
 [irc]
 tls_ports = []
 ports = [%d]
 [component]
 reconnect_min = "100ms"
-`, xs.ComponentHost, xs.Secret, xs.ComponentPort, o.dbName, ircPort)
+`, xs.ComponentHost, xs.Secret, xs.ComponentPort, o.dbName, strings.Join(admins, ", "), ircPort)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +166,7 @@ type world struct {
 	is     *testenv.IRCServer
 	g      *gateway
 	dbName string
+	admins []string // the gateway's admin key
 	alice  *testenv.XMPPClient
 	irc    []*testenv.IRCClient // one per setup.nicks, registered
 	users  map[string]bool      // XMPP accounts created
@@ -167,6 +177,7 @@ type setup struct {
 	xmpp, irc string   // "prosody" or "ejabberd"; "inspircd" or "ngircd"
 	nicks     []string // IRC clients to register
 	dbName    string   // db_name; "" for a SQLite file of the test
+	admins    []string // the admin key (bare JIDs); none if empty
 }
 
 const alicePassword = "pw"
@@ -185,7 +196,8 @@ func (s setup) start(t *testing.T) *world {
 	if w.dbName == "" {
 		w.dbName = filepath.Join(t.TempDir(), "biboumi.sqlite")
 	}
-	w.g = startGatewayWith(t, w.xs, w.is.Port, w.alice, gatewayOptions{dbName: w.dbName})
+	w.admins = s.admins
+	w.g = startGatewayWith(t, w.xs, w.is.Port, w.alice, gatewayOptions{dbName: w.dbName, admins: w.admins})
 	w.irc = ircReady()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -226,7 +238,7 @@ func (w *world) restartGateway(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	w.g = startGatewayWith(t, w.xs, w.is.Port, w.alice, gatewayOptions{dbName: w.dbName})
+	w.g = startGatewayWith(t, w.xs, w.is.Port, w.alice, gatewayOptions{dbName: w.dbName, admins: w.admins})
 }
 
 // room returns the JID of channel on the test IRC server.
