@@ -35,8 +35,44 @@ demo:
 	scripts/deps.sh demo
 	GO="$(GO)" $(GO) run ./cmd/biboumi-demo $(DEMO_FLAGS)
 
-bench:
+# Benchmarks (docs/benchmarks.md). bench: the Go micro-benchmarks, then the
+# load generator at a small size against our gateway only (about a
+# minute). bench-full: both default sizes (100 users × 5 channels, 500 × 1)
+# against ours and Debian's Biboumi 9.0 (about 5 minutes; installs biboumi
+# if missing). BENCH_FLAGS adds flags (go run ./cmd/biboumi-bench -h), e.g.
+# BENCH_FLAGS="-ours-config 'component.queue_size = 1000000'".
+.PHONY: bench-micro bench-load bench-full bench-biboumi
+BENCH_FLAGS ?=
+
+bench: bench-micro bench-load
+
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-load:
+	scripts/deps.sh test
+	@mkdir -p $(BIN)
+	GO="$(GO)" $(GO) run ./cmd/biboumi-bench -users 20 -channels 2 -duration 10s -lines 50 -target ours -json $(BIN)/bench-load.json $(BENCH_FLAGS)
+
+bench-full: bench-biboumi-dep
+	scripts/deps.sh test
+	@mkdir -p $(BIN)
+	GO="$(GO)" $(GO) run ./cmd/biboumi-bench -target both -json $(BIN)/bench-full.json $(BENCH_FLAGS)
+
+# Biboumi alone at the default sizes, plus its database on tmpfs (the
+# reference for CPU per delivery).
+bench-biboumi: bench-biboumi-dep
+	scripts/deps.sh test
+	@mkdir -p $(BIN)
+	GO="$(GO)" $(GO) run ./cmd/biboumi-bench -target biboumi,biboumi-tmpfs -json $(BIN)/bench-biboumi.json $(BENCH_FLAGS)
+
+.PHONY: bench-biboumi-dep
+bench-biboumi-dep:
+	@command -v biboumi >/dev/null || { \
+		echo "Installing Debian's biboumi 9.0 for the comparison"; \
+		s=""; [ "$$(id -u)" -eq 0 ] || s=sudo; \
+		$$s apt-get update -q && DEBIAN_FRONTEND=noninteractive $$s apt-get install -y -q biboumi; \
+		if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet biboumi 2>/dev/null; then $$s systemctl stop biboumi; fi; }
 
 # The log migration benchmark (cmd/biboumi-migrate): copies a 1,000,000-line
 # SQLite database of our schema (generated once, cached in $TMPDIR) into a
