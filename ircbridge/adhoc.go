@@ -61,6 +61,7 @@ func commands() []commandDef {
 		{node: "global-configure", name: "Configure a few settings", on: onGatewayFixed, step: (*Session).cmdGlobalConfigure},
 		{node: "hello", name: "Receive a custom greeting", on: onGateway, step: (*Session).cmdHello},
 		{node: "ping", name: "Do a ping", on: onGateway, step: (*Session).cmdPing},
+		{node: "purge-archive", name: "Purge old lines from every archive", admin: true, on: onGateway, step: (*Session).cmdPurgeArchive},
 		{node: "reload", name: "Reload biboumi’s configuration", admin: true, on: onGateway, step: (*Session).cmdReload},
 		{node: "server-configure", name: "Configure a few settings for that IRC server", on: onGatewayFixed, step: (*Session).cmdServerConfigure},
 	}

@@ -1,6 +1,7 @@
 package ircbridge
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -28,6 +29,64 @@ func (s *Session) cmdHello(as *adhocSession, c *Command) (*Command, error) {
 		return nil, newError(stanza.Modify, stanza.BadRequest, "name: a value is required")
 	}
 	return completed("info", "Hello "+name+"!"), nil
+}
+
+// cmdPurgeArchive is the admin command that deletes the archived lines
+// older than a given age, for every user, at once (the same purge as the
+// periodic one of [archive] retention).
+func (s *Session) cmdPurgeArchive(as *adhocSession, c *Command) (*Command, error) {
+	if s.g.store == nil {
+		return nil, errNoStore
+	}
+	if as.step == 0 {
+		def := "365d"
+		if s.cfg.Retention > 0 {
+			def = formatDays(s.cfg.Retention)
+		}
+		return executing(&Form{Type: "form", Title: "Purge the archives",
+			Instructions: "Lines older than this are deleted from every user's archive.",
+			Fields:       []FormField{{Var: "older_than", Type: "text-single", Label: "Older than (e.g. 365d, 12h)", Required: true, Values: []string{def}}},
+		}, true), nil
+	}
+	v, _ := formValue(c.Form, "older_than")
+	keep, err := parseAge(v)
+	if err != nil {
+		return nil, newError(stanza.Modify, stanza.NotAcceptable, "older_than: "+err.Error())
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Minute)
+	defer cancel()
+	n, err := s.g.PurgeArchive(ctx, keep)
+	if err != nil {
+		s.log.Error("purging the archive", "err", err)
+		return nil, newError(stanza.Wait, stanza.InternalServerError, "The archive could not be purged")
+	}
+	s.log.Info("archive purged by an admin", "admin", as.owner.String(), "lines", n, "older_than", v)
+	return completed("info", fmt.Sprintf("%d lines older than %s were deleted.", n, v)), nil
+}
+
+// parseAge reads a positive duration: Go's syntax, or a number of days
+// ("365d").
+func parseAge(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a duration such as 365d or 12h", v)
+	}
+	return d, nil
+}
+
+func formatDays(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
 }
 
 func (s *Session) cmdReload(as *adhocSession, c *Command) (*Command, error) {

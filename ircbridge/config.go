@@ -59,6 +59,9 @@ type Config struct {
 	Ident IdentRegistry
 	// Metrics receives the gateway's figures; nil records nothing.
 	Metrics *metrics.Gateway
+	// Retention is how long archived lines are kept (0: forever); it is the
+	// default of the admin purge-archive command.
+	Retention time.Duration
 	// Policy says who may use the gateway and which IRC servers it reaches.
 	Policy Policy
 	// Limits bound each user.

@@ -32,7 +32,7 @@ func TestCommandList(t *testing.T) {
 	}
 	for _, tc := range []struct{ from, to, want string }{
 		{"alice@localhost/a", "irc.localhost", "configure disconnect-from-irc-server hello ping"},
-		{"admin@localhost/a", "irc.localhost", "configure disconnect-from-irc-server disconnect-user hello ping reload"},
+		{"admin@localhost/a", "irc.localhost", "configure disconnect-from-irc-server disconnect-user hello ping purge-archive reload"},
 		{"alice@localhost/a", "127.0.0.1@irc.localhost", "configure get-irc-connection-info"},
 		{"alice@localhost/a", h.room(), "configure"},
 	} {

@@ -2,12 +2,14 @@ package ircbridge
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"biboumi/store"
 
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 )
 
 func TestRetention(t *testing.T) {
@@ -36,4 +38,37 @@ func TestRetention(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+func TestPurgeArchiveCommand(t *testing.T) {
+	h := newHarness(t, true)
+	h.g.SetConfig(Config{Domain: jid.MustParse("irc.localhost"), Admins: []jid.JID{jid.MustParse("admin@localhost")}})
+	if err := h.st.AppendLogs(t.Context(), []*store.LogLine{
+		{Owner: jid.MustParse("alice@localhost"), Server: "s", Channel: "#c", Time: time.Now().Add(-72 * time.Hour), Nick: "a", Body: "old"},
+		{Owner: jid.MustParse("bob@localhost"), Server: "s", Channel: "#c", Time: time.Now(), Nick: "a", Body: "new"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	admin := jid.MustParse("admin@localhost/desk")
+	iq := h.command(admin, "irc.localhost", "p1", &Command{Node: "purge-archive"})
+	cmd := iq.Payload.(*Command)
+	if f := cmd.Form.Field("older_than"); f == nil || f.Values[0] != "365d" {
+		t.Fatalf("form %+v", cmd.Form)
+	}
+	iq = h.command(admin, "irc.localhost", "p2", &Command{Node: "purge-archive", SessionID: cmd.SessionID, Action: actionComplete,
+		Form: &Form{Type: "submit", Fields: []FormField{{Var: "older_than", Values: []string{"soon"}}}}})
+	if iq.Error == nil || !strings.Contains(ErrorText(*iq.Error), "older_than") {
+		t.Fatalf("bad value: %s", describe(iq))
+	}
+	iq = h.command(admin, "irc.localhost", "p3", &Command{Node: "purge-archive"})
+	cmd = iq.Payload.(*Command)
+	iq = h.command(admin, "irc.localhost", "p4", &Command{Node: "purge-archive", SessionID: cmd.SessionID, Action: actionComplete,
+		Form: &Form{Type: "submit", Fields: []FormField{{Var: "older_than", Values: []string{"2d"}}}}})
+	if c := iq.Payload.(*Command); c.Notes[0].Text != "1 lines older than 2d were deleted." {
+		t.Errorf("note %q", c.Notes[0].Text)
+	}
+	iq = h.command(alicePhone, "irc.localhost", "p5", &Command{Node: "purge-archive"})
+	if iq.Error == nil || iq.Error.Condition != stanza.Forbidden {
+		t.Errorf("non-admin: %s", describe(iq))
+	}
 }

@@ -299,6 +299,7 @@ func gatewayConfig(c *Config, log *slog.Logger) (*ircbridge.Config, error) {
 		TLS:                   tlsCfg,
 		Version:               version,
 		WebIRCPassword:        c.WebIRCPassword,
+		Retention:             c.Archive.Retention,
 		QueueSize:             c.Limits.QueueSize,
 		Policy: ircbridge.Policy{
 			XMPPDomains: c.Policy.XMPPDomains,
