@@ -134,11 +134,18 @@ func (m Mapper) JID(a Address) (jid.JID, error) {
 		}
 		return jid.New(a.Server, domain, "")
 	case KindChannel:
-		return jid.New(escape(a.Channel)+suffix, domain, "")
+		return jid.New(m.escapeName(a.Channel)+suffix, domain, "")
 	case KindParticipant:
-		return jid.New(escape(a.Channel)+suffix, domain, a.Nick)
+		return jid.New(m.escapeName(a.Channel)+suffix, domain, a.Nick)
 	case KindUser:
-		return jid.New(escape(strings.ToLower(a.Nick))+suffix, domain, "")
+		j, err := jid.New(m.escapeName(strings.ToLower(a.Nick))+suffix, domain, "")
+		if err != nil && m.FixedServer == "" {
+			// A nick that cannot be a localpart (some Unicode, for
+			// instance) goes in the resource: %server@gateway/Nick, which
+			// Parse reads back (reference §2).
+			return jid.New(suffix, domain, a.Nick)
+		}
+		return j, err
 	}
 	return jid.JID{}, fmt.Errorf("ircbridge: no JID for address kind %v", a.Kind)
 }
@@ -162,12 +169,28 @@ var xep0106 = [...]struct {
 }{
 	{' ', `\20`}, {'"', `\22`}, {'&', `\26`}, {'\'', `\27`}, {'/', `\2f`},
 	{':', `\3a`}, {'<', `\3c`}, {'>', `\3e`}, {'@', `\40`}, {'\\', `\5c`},
+	// Not XEP-0106: "%" separates the name from the server in our JIDs, so
+	// a "%" inside a channel name or nick is written \25 (Biboumi leaves
+	// it, which makes "#100%" unreachable).
+	{'%', `\25`},
+}
+
+// escapeName escapes a channel name or nick for a localpart: XEP-0106,
+// and "%" too except in fixed-server mode, where "%" has no meaning.
+func (m Mapper) escapeName(s string) string {
+	if m.FixedServer != "" {
+		return escapeOnly(s, `\25`)
+	}
+	return escape(s)
 }
 
 // escape applies XEP-0106 §4.2 to a localpart. A backslash is escaped only
 // when it starts one of the escape sequences, as the XEP says.
-func escape(s string) string {
-	if !strings.ContainsAny(s, ` "&'/:<>@\`) {
+func escape(s string) string { return escapeOnly(s, "") }
+
+// escapeOnly is escape without the sequence skip.
+func escapeOnly(s, skip string) string {
+	if !strings.ContainsAny(s, ` "&'/:<>@\%`) {
 		return s
 	}
 	var b strings.Builder
@@ -179,7 +202,7 @@ func escape(s string) string {
 		}
 		done := false
 		for _, e := range xep0106 {
-			if e.c == c {
+			if e.c == c && e.seq != skip {
 				b.WriteString(e.seq)
 				done = true
 				break

@@ -45,7 +45,7 @@ func (s *Session) onNumeric(srv *ircServer, m ircmsg.Message) {
 		args = args[1:] // our own nick
 	}
 	text := func(i int) string {
-		if i < len(args) {
+		if i >= 0 && i < len(args) {
 			return ircfmt.Strip(args[i])
 		}
 		return ""

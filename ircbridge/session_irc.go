@@ -167,12 +167,17 @@ func param(m ircmsg.Message, i int) string {
 
 func (s *Session) onJoin(srv *ircServer, m ircmsg.Message) {
 	channel := param(m, 0)
+	if channel == "" {
+		return
+	}
 	r := srv.room(channel)
 	nuh, _ := m.NUH()
 	if srv.isMe(nuh.Name) {
 		if r == nil {
 			s.forcedJoin(srv, channel)
-			r = srv.room(channel)
+			if r = srv.room(channel); r == nil {
+				return // a channel name no JID can carry
+			}
 		}
 		r.name = channel
 		r.addOccupant(&occupant{nick: nuh.Name, user: nuh.User, host: nuh.Host})
@@ -196,12 +201,12 @@ func (s *Session) onPart(srv *ircServer, m ircmsg.Message) {
 	nick := m.Nick()
 	if srv.isMe(nick) {
 		for _, res := range sortedJIDs(r.leaving) {
-			s.sendSelfUnavailable(r, res, Presence{Status: param(m, 1)})
+			s.sendSelfUnavailable(r, res, Presence{Status: plainText(param(m, 1))})
 			delete(r.leaving, res.String())
 			srv.dropResource(res)
 		}
 		for _, res := range r.resourceList() {
-			s.sendSelfUnavailable(r, res, Presence{Status: param(m, 1)})
+			s.sendSelfUnavailable(r, res, Presence{Status: plainText(param(m, 1))})
 		}
 		resources := r.resourceList()
 		s.removeRoom(srv, r)
@@ -211,22 +216,35 @@ func (s *Session) onPart(srv *ircServer, m ircmsg.Message) {
 		return
 	}
 	if o := r.removeOccupant(nick); o != nil {
-		s.sendOccupantGone(r, o, param(m, 1), MUCUser{})
+		s.sendOccupantGone(r, o, plainText(param(m, 1)), MUCUser{})
 	}
 }
 
 func (s *Session) onQuit(srv *ircServer, m ircmsg.Message) {
 	nick := m.Nick()
+	if srv.isMe(nick) {
+		return // our own QUIT: the end of the connection says it all
+	}
 	for _, r := range srv.rooms {
 		if o := r.removeOccupant(nick); o != nil && r.state == roomJoined {
-			s.sendOccupantGone(r, o, param(m, 0), MUCUser{})
+			s.sendOccupantGone(r, o, plainText(param(m, 0)), MUCUser{})
 		}
 	}
+}
+
+// plainText is IRC text without formatting, for fields that have no
+// XHTML-IM variant (statuses, reasons).
+func plainText(s string) string {
+	p, _ := formatIRC(s)
+	return p
 }
 
 // onNick renames an occupant in every room of the server (reference §5.4).
 func (s *Session) onNick(srv *ircServer, m ircmsg.Message) {
 	old, nick := m.Nick(), param(m, 0)
+	if nick == "" {
+		return
+	}
 	me := srv.isMe(old)
 	if me {
 		srv.nick = nick
@@ -270,7 +288,10 @@ func (s *Session) onKick(srv *ircServer, m ircmsg.Message) {
 	if r == nil {
 		return
 	}
-	target, reason, kicker := param(m, 1), param(m, 2), m.Nick()
+	target, reason, kicker := param(m, 1), plainText(param(m, 2)), m.Nick()
+	if target == "" {
+		return
+	}
 	if srv.isMe(kicker) {
 		defer s.adminConfirmed(srv, r.name)
 	}
@@ -311,6 +332,9 @@ func (s *Session) onText(srv *ircServer, m ircmsg.Message) {
 		text = "/me " + arg
 	}
 	body, xhtml := formatIRC(text)
+	if body == "" {
+		return // only formatting codes: nothing to show
+	}
 	if srv.isChannel(target) {
 		r := srv.room(target)
 		if r == nil || r.state != roomJoined {
@@ -377,6 +401,9 @@ func (s *Session) onTopic(srv *ircServer, m ircmsg.Message) {
 // onMode handles user and channel modes (reference §5.5, §6.1).
 func (s *Session) onMode(srv *ircServer, m ircmsg.Message) {
 	target := param(m, 0)
+	if len(m.Params) < 2 {
+		return
+	}
 	if !srv.isChannel(target) {
 		s.gatewayMessage(srv, "", "User mode for "+target+" is ["+strings.Join(m.Params[1:], " ")+"]")
 		return

@@ -86,8 +86,9 @@ func (s *Session) join(p Presence, addr Address) {
 		}
 		return
 	}
-	roomJID := s.mapper().MustJID(Address{Kind: KindChannel, Server: addr.Server, Channel: addr.Channel})
-	r = newRoom(srv, addr.Channel, roomJID, s.channelOptions(addr.Server, addr.Channel))
+	// The room answers from the JID the client joined, even when another
+	// spelling of it exists (escapes are not canonical).
+	r = newRoom(srv, addr.Channel, p.To.Bare(), s.channelOptions(addr.Server, addr.Channel))
 	r.key = p.MUC.Password
 	r.resources[res.String()] = res
 	s.applyCharset(srv, r)
