@@ -117,6 +117,11 @@ func (s *Session) cmdConnectionInfo(as *adhocSession, c *Command) (*Command, err
 		b.WriteString(" (using TLS)")
 	}
 	fmt.Fprintf(&b, " since %s (%d seconds ago).", since.UTC().Format("2006-01-02 15:04:05"), int(time.Since(since).Seconds()))
+	if s.effectiveServerOptions(server).SASLMechanism == "EXTERNAL" {
+		if cert, err := s.clientCert(); err == nil {
+			fmt.Fprintf(&b, "\nClient certificate (SASL EXTERNAL), SHA-256 fingerprint: %s", certFingerprint(cert))
+		}
+	}
 	rooms := make([]*room, 0, len(srv.rooms))
 	for _, r := range srv.rooms {
 		rooms = append(rooms, r)

@@ -145,6 +145,10 @@ func serverForm(o store.ServerOptions, fs FormSettings) *Form {
 		cfText("fingerprint", "SHA-1 fingerprint of the TLS certificate to trust.", "", o.Fingerprint),
 		FormField{Var: "sasl_password", Type: "text-private", Label: "SASL Password",
 			Desc: "Use it to authenticate with your nick. " + passwordNote + "."},
+		FormField{Var: "sasl_mechanism", Type: "list-single", Label: "SASL mechanism",
+			Desc:    "PLAIN uses the SASL password; EXTERNAL presents a client certificate the gateway made for you (see get-irc-connection-info for its fingerprint, to register with the network's services).",
+			Values:  []string{saslMechanismShown(o.SASLMechanism)},
+			Options: []FormOption{{Label: "PLAIN (password)", Value: "PLAIN"}, {Label: "EXTERNAL (client certificate)", Value: "EXTERNAL"}}},
 		cfText("nick", "Nickname",
 			"If set, will override the nickname provided in the initial presence sent to join the first server channel", o.Nick),
 		FormField{Var: "pass", Type: "text-private", Label: "Server password",
@@ -492,6 +496,15 @@ func parseServerForm(f *Form, cur store.ServerOptions, fs FormSettings) (store.S
 			n.Fingerprint = fp
 		case "sasl_password":
 			n.SASLPassword, err = cfPassword(fld, cur.SASLPassword)
+		case "sasl_mechanism":
+			switch v := strings.ToUpper(strings.TrimSpace(cfValue(fld))); v {
+			case "", "PLAIN":
+				n.SASLMechanism = ""
+			case "EXTERNAL":
+				n.SASLMechanism = v
+			default:
+				return cfErr(fld.Var, "must be PLAIN or EXTERNAL")
+			}
 		case "pass":
 			n.Pass, err = cfPassword(fld, cur.Pass)
 		case "nick":
@@ -593,4 +606,12 @@ func parseChannel(f *Form, cur store.ChannelOptions, server *store.ServerOptions
 		return cur, err
 	}
 	return n, nil
+}
+
+// saslMechanismShown is the value the form shows for a stored mechanism.
+func saslMechanismShown(m string) string {
+	if m == "" {
+		return "PLAIN"
+	}
+	return m
 }

@@ -46,6 +46,7 @@ func serverFields(vals map[string][]string, fixed, realname bool) []wantField {
 		{"verify_cert", "boolean", "Verify certificate", "Whether or not to abort the connection if the server’s TLS certificate is invalid", nil},
 		{"fingerprint", "text-single", "SHA-1 fingerprint of the TLS certificate to trust.", "", nil},
 		{"sasl_password", "text-private", "SASL Password", descSASL, nil},
+		{"sasl_mechanism", "list-single", "SASL mechanism", descMechanism, nil},
 		{"nick", "text-single", "Nickname", "If set, will override the nickname provided in the initial presence sent to join the first server channel", nil},
 		{"pass", "text-private", "Server password", descPass, nil},
 		{"after_connect_commands", "text-multi", "After-connection IRC commands", "Custom IRC commands sent after the connection is established with the server.", nil},
@@ -62,6 +63,9 @@ func serverFields(vals map[string][]string, fixed, realname bool) []wantField {
 			continue
 		}
 		f.Values = vals[f.Var]
+		if f.Var == "sasl_mechanism" && f.Values == nil {
+			f.Values = []string{"PLAIN"}
+		}
 		out = append(out, f)
 	}
 	return out
@@ -111,6 +115,9 @@ func checkForm(t *testing.T, got *Form, title, instructions string, want []wantF
 		}
 		if g.Type == "list-single" {
 			want := []FormOption{{"unset", "unset"}, {"true", "true"}, {"false", "false"}}
+			if w.Var == "sasl_mechanism" {
+				want = []FormOption{{"PLAIN (password)", "PLAIN"}, {"EXTERNAL (client certificate)", "EXTERNAL"}}
+			}
 			if !slices.Equal(g.Options, want) {
 				t.Errorf("field %s options = %v, want %v", w.Var, g.Options, want)
 			}
@@ -688,5 +695,20 @@ func TestFormFingerprint(t *testing.T) {
 		if got, err := normalizeFingerprint(in); err == nil {
 			t.Errorf("normalizeFingerprint(%q) = %q, want an error", in, got)
 		}
+	}
+}
+
+const descMechanism = "PLAIN uses the SASL password; EXTERNAL presents a client certificate the gateway made for you (see get-irc-connection-info for its fingerprint, to register with the network's services)."
+
+func TestFormSASLMechanism(t *testing.T) {
+	cur := store.DefaultServerOptions(jid.MustParse("a@b"), "irc.example.org")
+	for in, want := range map[string]string{"EXTERNAL": "EXTERNAL", "external": "EXTERNAL", "PLAIN": "", "": ""} {
+		o, err := parseServerForm(&Form{Type: "submit", Fields: []FormField{{Var: "sasl_mechanism", Values: []string{in}}}}, cur, FormSettings{})
+		if err != nil || o.SASLMechanism != want {
+			t.Errorf("%q: %q, %v", in, o.SASLMechanism, err)
+		}
+	}
+	if _, err := parseServerForm(&Form{Type: "submit", Fields: []FormField{{Var: "sasl_mechanism", Values: []string{"SCRAM"}}}}, cur, FormSettings{}); err == nil {
+		t.Error("SCRAM accepted")
 	}
 }

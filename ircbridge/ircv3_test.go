@@ -1,6 +1,8 @@
 package ircbridge
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -106,4 +108,67 @@ func TestChannelEncoding(t *testing.T) {
 	h.rec.expect(t, "groupchat", `body="Привет"`)
 	c.Send(t, ":Bob!b@h PRIVMSG Alice :caf\xe9") // the server's fallback, latin-1
 	h.rec.expect(t, `type="chat"`, `body="café"`)
+}
+
+func TestSASLExternalClientCert(t *testing.T) {
+	tlsSrv := fakeirc.NewTLSServer(t)
+	st := newHarness(t, true).st // a store; the harness's own gateway is unused
+	o := store.DefaultServerOptions(jid.MustParse("alice@localhost"), "127.0.0.1")
+	o.TLSPorts, o.Ports, o.SASLMechanism = []int{tlsSrv.Port()}, []int{}, "EXTERNAL"
+	o.Fingerprint = sha256Hex(tlsSrv.Certificate().Raw) // pin the test server's self-signed cert
+	if err := st.StoreServerOptions(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	g := New(Config{Domain: jid.MustParse("irc.localhost")}, rec, st)
+	t.Cleanup(func() {
+		ctx, cancel := contextWithTimeout(300 * time.Millisecond)
+		defer cancel()
+		g.Shutdown(ctx)
+	})
+	g.HandlePresence(t.Context(), Presence{From: alicePhone, To: jid.MustParse("#test%127.0.0.1@irc.localhost/Alice"), MUC: &MUCJoin{}})
+	c := tlsSrv.Accept(t)
+	var sawSASL bool
+	for {
+		m := c.ReadMessage(t)
+		if m.Command == "CAP" && strings.ToUpper(m.Params[0]) == "LS" {
+			c.Send(t, ":irc.test CAP * LS :sasl=PLAIN,EXTERNAL multi-prefix")
+		}
+		if m.Command == "CAP" && strings.ToUpper(m.Params[0]) == "REQ" {
+			c.Send(t, ":irc.test CAP * ACK :"+m.Params[1])
+		}
+		if m.Command == "AUTHENTICATE" && m.Params[0] == "EXTERNAL" {
+			sawSASL = true
+			break
+		}
+	}
+	if !sawSASL || len(c.PeerCertificates()) == 0 {
+		t.Fatalf("no EXTERNAL with a client certificate (%d certs)", len(c.PeerCertificates()))
+	}
+	fp := sha256Hex(c.PeerCertificates()[0].Raw)
+	// The same certificate next time: it is stored.
+	cp, _, err := st.ClientCert(t.Context(), jid.MustParse("alice@localhost"))
+	if err != nil || !strings.Contains(string(cp), "CERTIFICATE") {
+		t.Fatalf("stored cert: %v", err)
+	}
+	c.Send(t, "AUTHENTICATE +")
+	c.Expect(t, "AUTHENTICATE")
+	c.Send(t, ":irc.test 900 Alice Alice!a@h alice :You are now logged in as alice")
+	c.Send(t, ":irc.test 903 Alice :SASL authentication successful")
+	c.Expect(t, "CAP")
+	for _, l := range fakeirc.WelcomeBurst("Alice") {
+		c.Send(t, l)
+	}
+	c.Expect(t, "JOIN")
+	iq := IQ{From: alicePhone, To: jid.MustParse("127.0.0.1@irc.localhost"), ID: "ci", Type: stanza.SetIQ, Payload: &Command{Node: "get-irc-connection-info"}}
+	g.HandleIQ(t.Context(), iq)
+	got := rec.expect(t, "iq", `id="ci"`).(IQ)
+	if text := got.Payload.(*Command).Notes[0].Text; !strings.Contains(text, fp) || !strings.Contains(text, "(using TLS)") {
+		t.Errorf("connection info %q lacks the fingerprint %s", text, fp)
+	}
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

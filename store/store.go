@@ -53,6 +53,12 @@ type Store interface {
 	// StoreChannelOptions creates or replaces the row of
 	// (o.Owner, o.Server, o.Channel).
 	StoreChannelOptions(ctx context.Context, o ChannelOptions) error
+	// ClientCert returns the PEM certificate and key of owner's IRC client
+	// certificate, or ErrNotFound.
+	ClientCert(ctx context.Context, owner jid.JID) (certPEM, keyPEM []byte, err error)
+	// StoreClientCert records owner's client certificate; it fails with
+	// ErrConflict if one exists (the first one made wins).
+	StoreClientCert(ctx context.Context, owner jid.JID, certPEM, keyPEM []byte) error
 	// PersistentChannels lists every stored channel option row with
 	// Persistent set, of every owner: the channels to rejoin at start-up.
 	PersistentChannels(ctx context.Context) ([]ChannelOptions, error)

@@ -101,11 +101,14 @@ type ServerOptions struct {
 	Pass        string // sent with PASS
 	// SASLPassword authenticates the nick with SASL PLAIN. Never log it.
 	SASLPassword string
-	Nick         string // overrides the nick of the join presence
-	Username     string
-	Realname     string
-	EncodingIn   string // charset for decoding IRC text that is not UTF-8
-	EncodingOut  string
+	// SASLMechanism is "" or "PLAIN" (with SASLPassword), or "EXTERNAL"
+	// (the user's client certificate, see Store.ClientCert).
+	SASLMechanism string
+	Nick          string // overrides the nick of the join presence
+	Username      string
+	Realname      string
+	EncodingIn    string // charset for decoding IRC text that is not UTF-8
+	EncodingOut   string
 	// MaxHistoryLength is stored but, as in Biboumi 9, only the global
 	// option drives join history.
 	MaxHistoryLength int

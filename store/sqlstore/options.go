@@ -60,7 +60,7 @@ func (s *Store) ServerOptions(ctx context.Context, owner jid.JID, server string)
 		// One statement, so that the row and its commands come from one
 		// snapshot.
 		rows, err := s.r.QueryContext(ctx, `SELECT o.address, o.ports, o.tls_ports, o.verify_cert, o.fingerprint,
-	o.pass, o.sasl_password, o.nick, o.username, o.realname, o.encoding_in, o.encoding_out,
+	o.pass, o.sasl_password, o.sasl_mechanism, o.nick, o.username, o.realname, o.encoding_in, o.encoding_out,
 	o.max_history_length, o.throttle_limit, c.command
 FROM irc_server_options o
 LEFT JOIN irc_server_commands c ON c.owner = o.owner AND c.server = o.server
@@ -76,7 +76,7 @@ ORDER BY c.pos`, key(owner), server)
 			var ports, tlsPorts string
 			var cmd sql.NullString
 			if err := rows.Scan(&found.Address, &ports, &tlsPorts, &found.VerifyCert, &found.Fingerprint,
-				&found.Pass, &found.SASLPassword, &found.Nick, &found.Username, &found.Realname,
+				&found.Pass, &found.SASLPassword, &found.SASLMechanism, &found.Nick, &found.Username, &found.Realname,
 				&found.EncodingIn, &found.EncodingOut, &found.MaxHistoryLength, &found.ThrottleLimit, &cmd); err != nil {
 				return err
 			}
@@ -115,8 +115,8 @@ func (s *Store) StoreServerOptions(ctx context.Context, o store.ServerOptions) e
 		return s.inTx(ctx, func(tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO irc_server_options (owner, server, address, ports, tls_ports,
 	verify_cert, fingerprint, pass, sasl_password, nick, username, realname, encoding_in, encoding_out,
-	max_history_length, throttle_limit)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+	max_history_length, throttle_limit, sasl_mechanism)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (owner, server) DO UPDATE SET
 	address = excluded.address,
 	ports = excluded.ports,
@@ -131,10 +131,11 @@ ON CONFLICT (owner, server) DO UPDATE SET
 	encoding_in = excluded.encoding_in,
 	encoding_out = excluded.encoding_out,
 	max_history_length = excluded.max_history_length,
-	throttle_limit = excluded.throttle_limit`,
+	throttle_limit = excluded.throttle_limit,
+	sasl_mechanism = excluded.sasl_mechanism`,
 				owner, o.Server, o.Address, formatPorts(o.Ports), formatPorts(o.TLSPorts),
 				o.VerifyCert, o.Fingerprint, o.Pass, o.SASLPassword, o.Nick, o.Username, o.Realname,
-				o.EncodingIn, o.EncodingOut, o.MaxHistoryLength, o.ThrottleLimit)
+				o.EncodingIn, o.EncodingOut, o.MaxHistoryLength, o.ThrottleLimit, o.SASLMechanism)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@
 package storetest
 
 import (
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
@@ -28,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ServerOptions", testServerOptions},
 		{"ChannelOptions", testChannelOptions},
 		{"PersistentChannels", testPersistentChannels},
+		{"ClientCert", testClientCert},
 		{"OptionsNeedOwner", testOptionsNeedOwner},
 		{"Roster", testRoster},
 		{"AppendLog", testAppendLog},
@@ -338,5 +340,22 @@ func testPersistentChannels(t *testing.T, s store.Store) {
 	want := []string{"alice@example.org irc.a #one unset", "alice@example.org irc.b #two false", "bob@example.org irc.a #one unset"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("PersistentChannels = %q, want %q", keys, want)
+	}
+}
+
+func testClientCert(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if _, _, err := s.ClientCert(ctx, alice); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no cert yet: %v", err)
+	}
+	if err := s.StoreClientCert(ctx, alice, []byte("CERT"), []byte("KEY")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StoreClientCert(ctx, alice, []byte("OTHER"), []byte("OTHER")); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("second cert: %v, want ErrConflict", err)
+	}
+	c, k, err := s.ClientCert(ctx, alice)
+	if err != nil || string(c) != "CERT" || string(k) != "KEY" {
+		t.Errorf("ClientCert = %q, %q, %v", c, k, err)
 	}
 }
