@@ -39,6 +39,7 @@ type command struct {
 // ones here.
 var commands = []command{
 	{"copy", "copy logs, options and roster from a Biboumi 9 or gateway database into a gateway database", runCopy},
+	{"config", "convert a Biboumi biboumi.cfg into this gateway's TOML configuration (on stdout)", runConfig},
 }
 
 func main() {
