@@ -1,10 +1,11 @@
-// Command biboumi-migrate moves the data of a Biboumi 9.x gateway, or of
-// this gateway's own database, into this gateway's database (normally
-// PostgreSQL).
+// Command biboumi-migrate moves a Biboumi 9.x installation, or this
+// gateway's own SQLite database, over to this gateway: the data into its
+// database (normally PostgreSQL), the configuration into its TOML format.
 //
 // Usage:
 //
 //	biboumi-migrate copy --from SRC --to DST [--batch N] [--dry-run] [--rescan] [--quick-verify]
+//	biboumi-migrate config [--env] BIBOUMI_CFG > biboumi.toml
 //	biboumi-migrate help [COMMAND]
 //
 // Exit status: 0 on success, 1 when the work failed (including a copy whose
