@@ -202,6 +202,7 @@ func (d *daemon) doReload(gw *ircbridge.Gateway) bool {
 	for _, k := range restartOnlyChanges(d.cfg, cfg) {
 		log.Warn("reload: this key only takes effect after a restart", "key", k)
 	}
+	keepRestartOnly(d.cfg, cfg) // never half-applied: the running values stay
 	gcfg, err := gatewayConfig(cfg, log)
 	if err != nil {
 		log.Error("reload failed, keeping the current configuration", "err", err)
@@ -213,6 +214,15 @@ func (d *daemon) doReload(gw *ircbridge.Gateway) bool {
 	d.cfg = cfg
 	log.Info("configuration reloaded")
 	return true
+}
+
+// keepRestartOnly copies into cur the values of old that only a restart
+// can change, so that a reload applies everything else and none of those.
+func keepRestartOnly(old, cur *Config) {
+	cur.Hostname, cur.Password = old.Hostname, old.Password
+	cur.XMPPServerIP, cur.Port = old.XMPPServerIP, old.Port
+	cur.DBName, cur.FixedIRCServer, cur.IdentdPort = old.DBName, old.FixedIRCServer, old.IdentdPort
+	cur.Component, cur.Metrics = old.Component, old.Metrics
 }
 
 // restartOnlyChanges lists the keys whose change a reload cannot apply.
