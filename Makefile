@@ -74,12 +74,54 @@ bench-biboumi-dep:
 		$$s apt-get update -q && DEBIAN_FRONTEND=noninteractive $$s apt-get install -y -q biboumi; \
 		if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet biboumi 2>/dev/null; then $$s systemctl stop biboumi; fi; }
 
+# The full soak test (cmd/biboumi/soak_test.go): 200 XMPP users in 20
+# channels on inspircd through prosody, archive on PostgreSQL, for 10
+# minutes, while PostgreSQL, prosody and inspircd are each restarted once;
+# ends with a summary table (messages sent and received on each side, lost,
+# duplicated, latency, peak RSS, goroutines). SOAK=30m for longer; the
+# table is also written to SOAK_REPORT when set. `make test` runs the short
+# version (20 users × 4 channels × 30 s).
+SOAK        ?= 10m
+SOAK_REPORT ?=
+.PHONY: soak
+soak: deps
+	BIBOUMI_SOAK=$(SOAK) BIBOUMI_SOAK_REPORT=$(SOAK_REPORT) $(GO) test -count=1 -v -run '^TestSoak$$' -timeout 60m ./cmd/biboumi/
+
 # The log migration benchmark (cmd/biboumi-migrate): copies a 1,000,000-line
 # SQLite database of our schema (generated once, cached in $TMPDIR) into a
 # throwaway PostgreSQL and reports lines/s. Target: 50,000 lines/s.
 .PHONY: bench-migrate
 bench-migrate:
 	$(GO) test -run '^$$' -bench BenchmarkMigrate -benchtime 1x -timeout 30m ./cmd/biboumi-migrate/
+
+# The archive benchmarks (docs/benchmarks.md, "Archive"). First the MAM
+# queries (last 50, one day, forward paging) and 256-line appends on a
+# 1,000,000-line archive, SQLite (generated once, cached in $TMPDIR) and
+# PostgreSQL with fsync on (loaded each run, about 20 s); target p99 under
+# 5 ms. Then the live archiving overhead (BenchmarkIRCToStanza and
+# BenchmarkIRCToStanzaDrained, archive=off vs on) and the archive writer's
+# throughput (BenchmarkArchiver). About 6 minutes. Output in
+# $(BIN)/bench-archive-*.txt, summarised by benchstat when installed
+# (go install golang.org/x/perf/cmd/benchstat@latest).
+.PHONY: bench-archive
+bench-archive: SHELL := /bin/bash
+bench-archive: .SHELLFLAGS := -o pipefail -c
+bench-archive:
+	@mkdir -p $(BIN)
+	@uptime
+	BIBOUMI_TEST_PG_FSYNC=on $(GO) test -run '^$$' -bench '^BenchmarkArchive$$' -benchmem -count 6 -timeout 30m ./store/sqlstore/ | tee $(BIN)/bench-archive-store.txt
+	@uptime
+	$(GO) test -run '^$$' -bench '^(BenchmarkIRCToStanza|BenchmarkIRCToStanzaDrained|BenchmarkArchiver)$$' -benchmem -count 6 -timeout 30m ./ircbridge/ | tee $(BIN)/bench-archive-relay.txt
+	@uptime
+	@bs=$$(command -v benchstat || echo "$$($(GO) env GOPATH)/bin/benchstat"); \
+	if [ -x "$$bs" ]; then \
+		"$$bs" $(BIN)/bench-archive-store.txt && \
+		"$$bs" -filter '.name:IRCToStanza' -col /archive $(BIN)/bench-archive-relay.txt && \
+		"$$bs" -filter '.name:IRCToStanzaDrained' -col /archive $(BIN)/bench-archive-relay.txt && \
+		"$$bs" -filter '.name:Archiver' $(BIN)/bench-archive-relay.txt; \
+	else echo "For medians: go install golang.org/x/perf/cmd/benchstat@latest"; fi
+	@# go test exits 0 when a sub-benchmark fails in one -count round only.
+	@! grep -- '--- FAIL' $(BIN)/bench-archive-store.txt $(BIN)/bench-archive-relay.txt
 
 clean:
 	rm -rf $(BIN)
