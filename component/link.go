@@ -191,25 +191,34 @@ func (l *Link) Ready() <-chan struct{} { return l.ready }
 func (l *Link) Connected() bool { return l.connected.Load() }
 
 // SendMessage queues m for the server.
-func (l *Link) SendMessage(_ context.Context, m ircbridge.Message) error {
-	return l.enqueue(encodeMessage(&m))
+func (l *Link) SendMessage(ctx context.Context, m ircbridge.Message) error {
+	return l.enqueue(ctx, encodeMessage(&m))
 }
 
 // SendPresence queues p for the server.
-func (l *Link) SendPresence(_ context.Context, p ircbridge.Presence) error {
-	return l.enqueue(encodePresence(&p))
+func (l *Link) SendPresence(ctx context.Context, p ircbridge.Presence) error {
+	return l.enqueue(ctx, encodePresence(&p))
 }
 
 // SendIQ queues iq for the server. It fails for an iq without id or type.
-func (l *Link) SendIQ(_ context.Context, iq ircbridge.IQ) error {
+func (l *Link) SendIQ(ctx context.Context, iq ircbridge.IQ) error {
 	b, err := encodeIQ(&iq)
 	if err != nil {
 		return err
 	}
-	return l.enqueue(b)
+	return l.enqueue(ctx, b)
 }
 
-func (l *Link) enqueue(b []byte) error {
+// queueWait bounds how long a sender waits for room in a full queue while
+// the link is up.
+const queueWait = 30 * time.Second
+
+// enqueue queues b. When the queue is full while the link is up, the XMPP
+// server is slower than what the gateway produces: the caller (a user's
+// session) waits for room, which slows that user's IRC reading rather
+// than dropping stanzas. While the link is down, a full queue fails at
+// once (the stanza cannot be delivered soon).
+func (l *Link) enqueue(ctx context.Context, b []byte) error {
 	l.sendMu.RLock()
 	defer l.sendMu.RUnlock()
 	if l.closed {
@@ -219,7 +228,19 @@ func (l *Link) enqueue(b []byte) error {
 	case l.queue <- b:
 		return nil
 	default:
+	}
+	if !l.Connected() {
 		return ErrQueueFull
+	}
+	t := time.NewTimer(queueWait)
+	defer t.Stop()
+	select {
+	case l.queue <- b:
+		return nil
+	case <-t.C:
+		return ErrQueueFull
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -443,7 +464,7 @@ func (l *Link) serve(ctx context.Context, nc net.Conn, br *bufio.Reader) error {
 		hardBytes: 16 * int64(l.cfg.MaxStanzaBytes),
 	})
 	rd.ignored = func(what string) { l.log.Debug("component: ignoring " + what) }
-	in := &inbound{domain: l.cfg.Domain, maxBody: l.cfg.MaxBodyBytes, h: l.h, reply: l.enqueue, log: l.log}
+	in := &inbound{domain: l.cfg.Domain, maxBody: l.cfg.MaxBodyBytes, h: l.h, reply: func(b []byte) error { return l.enqueue(ctx, b) }, log: l.log}
 	// Once shutting down, the gateway no longer takes input.
 	err := readLoop(ctx, rd, in, l.isClosing)
 

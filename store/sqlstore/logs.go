@@ -117,7 +117,14 @@ func (s *Store) insertLogChunk(ctx context.Context, q querier, rows []logRow, se
 			b.WriteString(", ")
 		}
 		b.WriteByte('(')
-		placeholders(&b, len(args)+1, logColumns)
+		if s.d.name == "sqlite" {
+			// Positional "?" binds in constant time; SQLite looks "$N" up
+			// by name with a linear search, which makes a chunk O(n²)
+			// (measured in the fan-out profile: ~30% of the gateway's CPU).
+			b.WriteString("?, ?, ?, ?, ?, ?, ?")
+		} else {
+			placeholders(&b, len(args)+1, logColumns)
+		}
 		b.WriteByte(')')
 		args = append(args, r.uuid, r.owner, r.server, r.channel, r.timeUS, r.nick, r.body)
 	}
