@@ -138,6 +138,9 @@ func (s *Session) dial(srv *ircServer, first bool) {
 	if s.cfg.FixedServer != "" {
 		cfg.Address = "" // users cannot escape the fixed server
 	}
+	if err := s.g.dialPacer(srv.name).Wait(s.ctx); err != nil {
+		s.log.Debug("connection pacing interrupted", "server", srv.name, "err", err)
+	}
 	srv.conn = ircclient.Dial(s.ctx, cfg)
 	s.cfg.Metrics.IRCConnectionState("", metrics.IRCConnecting)
 	s.applyCharsets(srv)

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"biboumi/internal/metrics"
+
 	"biboumi/store"
+	"golang.org/x/time/rate"
 
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -34,9 +36,34 @@ type Gateway struct {
 	reloads chan struct{}
 
 	mu       sync.Mutex
-	sessions map[string]*Session // by bare JID
+	sessions map[string]*Session      // by bare JID
+	pacers   map[string]*rate.Limiter // new IRC connections, by IRC server
 	closing  bool
 	wg       sync.WaitGroup
+}
+
+// Connection pacing: at most dialRate new connections per second to one
+// IRC server (after a burst of dialBurst), so that a gateway start or an
+// outage does not hit a server with hundreds of connections at once (small
+// accept backlogs reset them; flood protections K-line the gateway).
+const (
+	dialRate  = 10
+	dialBurst = 10
+)
+
+// dialPacer returns the limiter of new connections to server.
+func (g *Gateway) dialPacer(server string) *rate.Limiter {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pacers == nil {
+		g.pacers = make(map[string]*rate.Limiter)
+	}
+	p := g.pacers[server]
+	if p == nil {
+		p = rate.NewLimiter(dialRate, dialBurst)
+		g.pacers[server] = p
+	}
+	return p
 }
 
 // ReloadRequests delivers a value each time an admin runs the "reload"
