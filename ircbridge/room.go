@@ -49,9 +49,6 @@ type occupant struct {
 	user  string // user@host part, when known
 	host  string
 	modes string // prefix modes held, e.g. "ov"
-	// jid caches room/nick (see occupantJID); reset when nick changes.
-	jid    jid.JID
-	jidSet bool
 }
 
 func newRoom(srv *ircServer, name string, j jid.JID, opts store.ChannelOptions) *room {
@@ -98,21 +95,7 @@ func (r *room) occupantList() []*occupant {
 // occupantJID is the in-room JID of nick (room/Nick). A nick that is not a
 // valid resourcepart falls back to the bare room, which keeps the stanza
 // routable.
-//
-// The JID of a known occupant is computed once (PRECIS is not cheap) and
-// kept with it, since every message of theirs needs it.
-func (r *room) occupantJID(nick string) jid.JID {
-	if r.occupants != nil {
-		if o := r.occupants[r.srv.fold(nick)]; o != nil && o.nick == nick {
-			if o.jidSet {
-				return o.jid
-			}
-			o.jid, o.jidSet = r.buildJID(nick), true
-			return o.jid
-		}
-	}
-	return r.buildJID(nick)
-}
+func (r *room) occupantJID(nick string) jid.JID { return r.buildJID(nick) }
 
 func (r *room) buildJID(nick string) jid.JID {
 	j, err := r.jid.WithResource(nick)
@@ -122,7 +105,9 @@ func (r *room) buildJID(nick string) jid.JID {
 	return j
 }
 
-// rename changes the occupant's nick, forgetting the JID of the old one.
-func (o *occupant) rename(nick string) {
-	o.nick, o.jidSet = nick, false
-}
+// rename changes the occupant's nick.
+//
+// Occupant JIDs are not cached: every user has a copy of every room's
+// occupant list, so a JID per entry costs far more memory (measured at
+// 500 users in one room) than computing it for each message.
+func (o *occupant) rename(nick string) { o.nick = nick }
