@@ -61,8 +61,10 @@ func TestStartupFailures(t *testing.T) {
 		{"refused", xs.ComponentHost, xs.Secret, closed, "refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := filepath.Join(t.TempDir(), "c.toml")
-			os.WriteFile(cfg, []byte("hostname = \""+tc.host+"\"\npassword = \""+tc.secret+"\"\nport = "+itoa(tc.port)+"\nidentd_port = 0\n"), 0o600)
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "c.toml")
+			os.WriteFile(cfg, []byte("hostname = \""+tc.host+"\"\npassword = \""+tc.secret+"\"\nport = "+itoa(tc.port)+
+				"\nidentd_port = 0\ndb_name = \""+filepath.Join(dir, "db.sqlite")+"\"\n"), 0o600)
 			var stdout, stderr bytes.Buffer
 			start := time.Now()
 			code := realMain([]string{cfg}, &stdout, &stderr)
