@@ -16,8 +16,10 @@ const (
 	archiveBatch    = 256                    // lines per transaction at most
 	archiveInterval = 20 * time.Millisecond  // longest a line waits before its batch is written
 	archiveQueue    = 65536                  // lines waiting at most; beyond, appends block briefly
-	archiveRetries  = 5                      // attempts per batch before it is given up (and logged)
-	archiveBackoff  = 200 * time.Millisecond // first delay between attempts, doubled each time
+	archiveRetryFor = 5 * time.Minute        // a batch is retried this long (a database restart) before it is given up
+	archiveBackoff  = 200 * time.Millisecond // first delay between attempts, doubled up to archiveMaxDelay
+	archiveMaxDelay = 5 * time.Second
+	archiveStopWait = 5 * time.Second // at shutdown, how long a failing batch is still retried
 )
 
 // archiver writes log lines to the store from its own goroutine, in
@@ -31,6 +33,7 @@ type archiver struct {
 	in  chan archItem
 
 	closeOnce sync.Once
+	stopping  chan struct{} // closed by close: failing batches give up sooner
 	done      chan struct{}
 }
 
@@ -42,7 +45,7 @@ type archItem struct {
 }
 
 func newArchiver(st store.Store, log *slog.Logger) *archiver {
-	a := &archiver{st: st, log: log, in: make(chan archItem, archiveQueue), done: make(chan struct{})}
+	a := &archiver{st: st, log: log, in: make(chan archItem, archiveQueue), done: make(chan struct{}), stopping: make(chan struct{})}
 	go a.run()
 	return a
 }
@@ -80,7 +83,7 @@ func (a *archiver) sync(ctx context.Context) {
 
 // close writes what is queued and stops the goroutine.
 func (a *archiver) close() {
-	a.closeOnce.Do(func() { close(a.in) })
+	a.closeOnce.Do(func() { close(a.stopping); close(a.in) })
 	<-a.done
 }
 
@@ -125,19 +128,31 @@ func (a *archiver) write(batch []*store.LogLine) {
 		return
 	}
 	delay := archiveBackoff
+	giveUp := time.Now().Add(archiveRetryFor)
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := a.st.AppendLogs(ctx, batch)
 		cancel()
 		if err == nil {
+			if attempt > 1 {
+				a.log.Info("archive write succeeded after retries", "lines", len(batch), "attempts", attempt)
+			}
 			return
 		}
-		if attempt == archiveRetries {
-			a.log.Error("archive write failed, lines lost", "lines", len(batch), "err", err)
+		select {
+		case <-a.stopping:
+			// Shutting down: do not hold the exit for long.
+			if stop := time.Now().Add(archiveStopWait); stop.Before(giveUp) {
+				giveUp = stop
+			}
+		default:
+		}
+		if time.Now().Add(delay).After(giveUp) {
+			a.log.Error("archive write failed, lines lost", "lines", len(batch), "attempts", attempt, "err", err)
 			return
 		}
-		a.log.Warn("archive write failed, retrying", "lines", len(batch), "attempt", attempt, "err", err)
+		a.log.Warn("archive write failed, retrying", "lines", len(batch), "attempt", attempt, "in", delay, "err", err)
 		time.Sleep(delay)
-		delay *= 2
+		delay = min(2*delay, archiveMaxDelay)
 	}
 }
