@@ -20,6 +20,7 @@ const (
 	archiveBackoff  = 200 * time.Millisecond // first delay between attempts, doubled up to archiveMaxDelay
 	archiveMaxDelay = 5 * time.Second
 	archiveStopWait = 5 * time.Second // at shutdown, how long a failing batch is still retried
+	archiveFullWait = time.Second     // how long an append waits for room before the line is dropped
 )
 
 // archiver writes log lines to the store from its own goroutine, in
@@ -55,13 +56,19 @@ func newArchiver(st store.Store, log *slog.Logger) *archiver {
 func (a *archiver) append(ctx context.Context, l *store.LogLine) {
 	select {
 	case a.in <- archItem{line: l}:
+		return
 	default:
-		a.log.Warn("archive queue full: waiting for the database")
-		select {
-		case a.in <- archItem{line: l}:
-		case <-ctx.Done():
-			a.log.Error("archive line dropped", "err", ctx.Err())
-		}
+	}
+	// The database is far behind (down for long, or its disk is full):
+	// wait a little, then drop the line rather than stop the live relay.
+	t := time.NewTimer(archiveFullWait)
+	defer t.Stop()
+	select {
+	case a.in <- archItem{line: l}:
+	case <-t.C:
+		a.log.Error("archive queue full: line not archived", "queued", archiveQueue)
+	case <-ctx.Done():
+		a.log.Error("archive line dropped", "err", ctx.Err())
 	}
 }
 
