@@ -95,7 +95,8 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	gw := ircbridge.New(*gcfg, countingSender{link, d.metrics}, timedStore{st, d.metrics})
 	h.g = gw
 	bg.Add(1)
-	go func() { defer bg.Done(); gw.RunRetention(bgCtx, d.cfg.Archive.Retention, time.Hour) }()
+	retention := d.cfg.Archive.Retention // read here: reloads replace d.cfg
+	go func() { defer bg.Done(); gw.RunRetention(bgCtx, retention, time.Hour) }()
 	d.metrics.XMPPConnected.SetFunc(func() float64 {
 		if link.Connected() {
 			return 1
