@@ -15,25 +15,27 @@ func (g *Gateway) PurgeArchive(ctx context.Context, keep time.Duration) (int64, 
 	return g.store.PurgeLogs(ctx, time.Now().Add(-keep))
 }
 
-// RunRetention purges the archive of lines older than keep now and then
-// every interval, until ctx ends. keep ≤ 0 keeps everything (it returns at
-// once).
-func (g *Gateway) RunRetention(ctx context.Context, keep, interval time.Duration) {
-	if keep <= 0 || g.store == nil {
+// RunRetention purges the archive of lines older than the configured
+// Retention now and then every interval, until ctx ends. The retention is
+// read at each purge, so a reload changes it; 0 keeps everything.
+func (g *Gateway) RunRetention(ctx context.Context, interval time.Duration) {
+	if g.store == nil {
 		return
 	}
 	log := g.cfg.Load().Logger.With("part", "retention")
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		n, err := g.PurgeArchive(pctx, keep)
-		cancel()
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Error("purging the archive", "err", err)
-		case n > 0:
-			log.Info("archive purged", "lines", n, "older_than", keep.String())
+		if keep := g.cfg.Load().Retention; keep > 0 {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+			n, err := g.PurgeArchive(pctx, keep)
+			cancel()
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Error("purging the archive", "err", err)
+			case n > 0:
+				log.Info("archive purged", "lines", n, "older_than", keep.String())
+			}
 		}
 		select {
 		case <-ctx.Done():

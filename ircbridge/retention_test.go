@@ -24,7 +24,8 @@ func TestRetention(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
-	go func() { h.g.RunRetention(ctx, 24*time.Hour, time.Hour); close(done) }()
+	h.g.SetConfig(Config{Domain: jid.MustParse("irc.localhost"), Retention: 24 * time.Hour})
+	go func() { h.g.RunRetention(ctx, time.Hour); close(done) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		page, err := h.st.ListLogs(t.Context(), store.LogQuery{Owner: jid.MustParse("alice@localhost"), Server: "127.0.0.1", Channel: "#test"})

@@ -95,8 +95,7 @@ func (d *daemon) run(ctx context.Context) (err error) {
 	gw := ircbridge.New(*gcfg, countingSender{link, d.metrics}, timedStore{st, d.metrics})
 	h.g = gw
 	bg.Add(1)
-	retention := d.cfg.Archive.Retention // read here: reloads replace d.cfg
-	go func() { defer bg.Done(); gw.RunRetention(bgCtx, retention, time.Hour) }()
+	go func() { defer bg.Done(); gw.RunRetention(bgCtx, time.Hour) }()
 	d.metrics.XMPPConnected.SetFunc(func() float64 {
 		if link.Connected() {
 			return 1
