@@ -578,7 +578,7 @@ func testDisconnectUser(t *testing.T, s setup) {
 	admin := w.dial(t, "admin", "desk")
 	gw := w.g.host
 	nodes := commandNodes(t, admin, gw, "cmds")
-	if want := []string{"configure", "disconnect-from-irc-server", "disconnect-user", "hello", "ping", "reload"}; !slices.Equal(nodes, want) {
+	if want := []string{"configure", "disconnect-from-irc-server", "disconnect-user", "hello", "ping", "purge-archive", "reload"}; !slices.Equal(nodes, want) {
 		t.Errorf("the admin's commands are %q, want %q", nodes, want)
 	}
 
