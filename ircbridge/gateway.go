@@ -42,17 +42,14 @@ type Gateway struct {
 	wg       sync.WaitGroup
 }
 
-// Connection pacing: at most dialRate new connections per second to one
-// IRC server (after a burst of dialBurst), so that a gateway start or an
-// outage does not hit a server with hundreds of connections at once (small
-// accept backlogs reset them; flood protections K-line the gateway).
-const (
-	dialRate  = 10
-	dialBurst = 10
-)
-
-// dialPacer returns the limiter of new connections to server.
+// dialPacer returns the limiter of new connections to server: at most
+// Limits.ConnectRate per second (after a burst as large), so that a gateway
+// start or an outage does not hit a server with hundreds of connections at
+// once (small accept backlogs reset them; flood protections K-line the
+// gateway).
 func (g *Gateway) dialPacer(server string) *rate.Limiter {
+	r := g.cfg.Load().Limits.ConnectRate
+	burst := max(1, int(r))
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.pacers == nil {

@@ -80,6 +80,9 @@ type Limits struct {
 	StanzaBurst    int     // stanzas at once (default 100)
 	MAMPageSize    int     // largest MAM page (default 100)
 	AdhocSessions  int     // open ad-hoc command sessions (default 16)
+	// ConnectRate is the number of new connections per second to one IRC
+	// server, for all users together (default 10; the burst is as large).
+	ConnectRate float64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -100,6 +103,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.AdhocSessions <= 0 {
 		l.AdhocSessions = 16
+	}
+	if l.ConnectRate <= 0 {
+		l.ConnectRate = 10
 	}
 	return l
 }

@@ -168,6 +168,9 @@ type LimitsConfig struct {
 	MAMPageSize    int // limits.mam_page_size, default 100
 	AdhocSessions  int // limits.adhoc_sessions, default 16
 	QueueSize      int // limits.session_queue: events waiting per user, default 256
+	// ConnectRate is the number of new connections per second the whole
+	// gateway opens to one IRC server (limits.connect_rate, default 10).
+	ConnectRate int
 }
 
 // ArchiveConfig is the [archive] table.
@@ -222,7 +225,7 @@ func defaultConfig() *Config {
 		Archive: ArchiveConfig{MaxHistoryLength: 20},
 		Limits: LimitsConfig{
 			IRCConnections: 10, Channels: 100, StanzaRate: 20, StanzaBurst: 100,
-			MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256,
+			MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256, ConnectRate: 10,
 		},
 	}
 }
@@ -327,6 +330,7 @@ type rawLimits struct {
 	MAMPageSize    tomlInt `toml:"mam_page_size"`
 	AdhocSessions  tomlInt `toml:"adhoc_sessions"`
 	SessionQueue   tomlInt `toml:"session_queue"`
+	ConnectRate    tomlInt `toml:"connect_rate"`
 }
 
 type rawIRC struct {
@@ -683,6 +687,7 @@ func (r *rawLimits) validate(c *LimitsConfig) error {
 		{"limits.mam_page_size", r.MAMPageSize, &c.MAMPageSize, 1000},
 		{"limits.adhoc_sessions", r.AdhocSessions, &c.AdhocSessions, 1000},
 		{"limits.session_queue", r.SessionQueue, &c.QueueSize, 1000000},
+		{"limits.connect_rate", r.ConnectRate, &c.ConnectRate, 100000},
 	} {
 		if !f.v.set {
 			continue

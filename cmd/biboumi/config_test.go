@@ -66,7 +66,7 @@ func wantDefaults() *Config {
 		},
 		Limits: LimitsConfig{
 			IRCConnections: 10, Channels: 100, StanzaRate: 20, StanzaBurst: 100,
-			MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256,
+			MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256, ConnectRate: 10,
 		},
 		Archive: ArchiveConfig{
 			Retention:        0,
@@ -151,7 +151,7 @@ func TestParseConfigGood(t *testing.T) {
 			},
 			Limits: LimitsConfig{
 				IRCConnections: 10, Channels: 100, StanzaRate: 20, StanzaBurst: 100,
-				MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256,
+				MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256, ConnectRate: 10,
 			},
 			Archive: ArchiveConfig{
 				Retention:        365 * 24 * time.Hour,
@@ -182,7 +182,7 @@ func TestParseConfigGood(t *testing.T) {
 			c.Policy = PolicyConfig{XMPPDomains: []string{"example.org", "*.partner.net", "*"},
 				IRCAllow: []string{"*.libera.chat", "127.0.0.1"}, IRCDeny: []string{"bad.libera.chat"}}
 			c.Limits = LimitsConfig{IRCConnections: 3, Channels: 50, StanzaRate: 5, StanzaBurst: 10,
-				MAMPageSize: 50, AdhocSessions: 4, QueueSize: 64}
+				MAMPageSize: 50, AdhocSessions: 4, QueueSize: 64, ConnectRate: 2}
 		}),
 		"identd_off.toml": withDefaults(func(c *Config) {
 			c.IdentdPort = 0

@@ -323,6 +323,7 @@ func gatewayConfig(c *Config, log *slog.Logger) (*ircbridge.Config, error) {
 			StanzaBurst:    c.Limits.StanzaBurst,
 			MAMPageSize:    c.Limits.MAMPageSize,
 			AdhocSessions:  c.Limits.AdhocSessions,
+			ConnectRate:    float64(c.Limits.ConnectRate),
 		},
 		Logger: log.With("part", "gateway"),
 	}, nil
