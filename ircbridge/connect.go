@@ -54,7 +54,7 @@ func (s *Session) serverOptions(server string) store.ServerOptions {
 // connect starts the IRC connection of this user to server. nick is the
 // nick of the join; the server's "nick" setting wins over it.
 func (s *Session) connect(server, nick string) *ircServer {
-	srv := newIRCServer(server, nick)
+	srv := newIRCServer(s.g.occ, server, nick)
 	s.dial(srv, true)
 	s.servers[server] = srv
 	s.publishServers()

@@ -27,6 +27,7 @@ type Gateway struct {
 	out   Sender
 	store store.Store // nil: no archive, default options
 	arch  *archiver   // nil when store is nil
+	occ   *occupantTable
 
 	ctx    context.Context // root of every session; cancelled by Shutdown's deadline
 	cancel context.CancelFunc
@@ -57,8 +58,11 @@ func (g *Gateway) dialPacer(server string) *rate.Limiter {
 	}
 	p := g.pacers[server]
 	if p == nil {
-		p = rate.NewLimiter(dialRate, dialBurst)
+		p = rate.NewLimiter(rate.Limit(r), burst)
 		g.pacers[server] = p
+	} else if p.Limit() != rate.Limit(r) {
+		p.SetLimit(rate.Limit(r)) // a reload changed it
+		p.SetBurst(burst)
 	}
 	return p
 }
@@ -120,7 +124,7 @@ func (g *Gateway) disconnect(user jid.JID, servers []string, msg string, drop bo
 // archive and per-user options in st (which may be nil: nothing is
 // archived, and every user has the default options).
 func New(cfg Config, out Sender, st store.Store) *Gateway {
-	g := &Gateway{out: out, store: st, sessions: make(map[string]*Session), reloads: make(chan struct{}, 1)}
+	g := &Gateway{out: out, store: st, sessions: make(map[string]*Session), reloads: make(chan struct{}, 1), occ: newOccupantTable()}
 	if st != nil {
 		g.arch = newArchiver(st, cfg.withDefaults().Logger.With("part", "archive"))
 		cfg.Metrics.QueueDepthFunc(metrics.QueueArchive, func() int { return len(g.arch.in) })

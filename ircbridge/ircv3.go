@@ -133,7 +133,7 @@ func (s *Session) onChghost(srv *ircServer, m ircmsg.Message) {
 	nick := m.Nick()
 	for _, r := range srv.rooms {
 		if o := r.occupant(nick); o != nil {
-			o.user, o.host = param(m, 0), param(m, 1)
+			r.addOccupant(r.newOccupant(o.nick, param(m, 0), param(m, 1), o.modes))
 		}
 	}
 }

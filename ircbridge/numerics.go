@@ -178,8 +178,13 @@ func (s *Session) onNames(srv *ircServer, m ircmsg.Message, args []string) {
 		if o.nick == "" {
 			continue
 		}
-		if prev := r.occupant(o.nick); prev != nil && o.user == "" {
-			o.user, o.host = prev.user, prev.host
+		o.fold = srv.fold(o.nick)
+		if o.user == "" {
+			if prev := r.occupant(o.nick); prev != nil {
+				o.user, o.host = prev.user, prev.host
+			} else {
+				o.user, o.host = r.occupants.knownHost(o.fold, o.nick)
+			}
 		}
 		r.addOccupant(o)
 		if !srv.isMe(o.nick) {
@@ -203,8 +208,9 @@ func (s *Session) onEndOfNames(srv *ircServer, m ircmsg.Message, args []string) 
 	}
 	r.state = roomJoined
 	if r.occupant(srv.nick) == nil {
-		r.addOccupant(&occupant{nick: srv.nick})
+		r.addOccupant(r.newOccupant(srv.nick, "", "", ""))
 	}
+	r.occupants.seal()
 	if r.rejoin {
 		s.rejoined(srv, r)
 		return

@@ -68,7 +68,7 @@ func (s *Session) scheduleReconnect(srv *ircServer, text string) {
 					s.sendOccupantGone(r, o, "", MUCUser{})
 				}
 			}
-			r.occupants = make(map[string]*occupant)
+			r.occupants.reset()
 			if r.state == roomJoined {
 				s.roomNotice(r, note)
 				r.rejoin = true

@@ -34,21 +34,13 @@ type room struct {
 	// that left while the PART echo is awaited.
 	resources map[string]jid.JID
 	leaving   map[string]jid.JID
-	occupants map[string]*occupant // by casefolded nick
+	occupants occupants
 	topic     string
 	topicBy   string
 	// rejoin is set while the room is joined again after a reconnection.
 	rejoin bool
 	// echoes are our lines waiting for their echo-message echo.
 	echoes []pendingEcho
-}
-
-// occupant is someone in an IRC channel, ourselves included.
-type occupant struct {
-	nick  string
-	user  string // user@host part, when known
-	host  string
-	modes string // prefix modes held, e.g. "ov"
 }
 
 func newRoom(srv *ircServer, name string, j jid.JID, opts store.ChannelOptions) *room {
@@ -61,33 +53,32 @@ func newRoom(srv *ircServer, name string, j jid.JID, opts store.ChannelOptions) 
 		history:   make(map[string]*HistoryRequest),
 		resources: make(map[string]jid.JID),
 		leaving:   make(map[string]jid.JID),
-		occupants: make(map[string]*occupant),
+		occupants: newOccupants(srv.occ, headKey(srv.name, srv.fold(name))),
 	}
 }
 
 func (r *room) occupant(nick string) *occupant {
-	return r.occupants[r.srv.fold(nick)]
+	return r.occupants.get(r.srv.fold(nick))
 }
 
-func (r *room) addOccupant(o *occupant) {
-	r.occupants[r.srv.fold(o.nick)] = o
+// newOccupant builds an occupant of r (not added yet).
+func (r *room) newOccupant(nick, user, host, modes string) *occupant {
+	return &occupant{fold: r.srv.fold(nick), nick: nick, user: user, host: host, modes: modes}
 }
+
+// addOccupant adds o, or replaces the occupant with the same nick. o must
+// be new (see occupant).
+func (r *room) addOccupant(o *occupant) { r.occupants.put(o) }
 
 func (r *room) removeOccupant(nick string) *occupant {
-	k := r.srv.fold(nick)
-	o := r.occupants[k]
-	delete(r.occupants, k)
-	return o
+	return r.occupants.remove(r.srv.fold(nick))
 }
 
 func (r *room) resourceList() []jid.JID { return sortedJIDs(r.resources) }
 
 // occupantList returns the occupants sorted by nick, for stable output.
 func (r *room) occupantList() []*occupant {
-	out := make([]*occupant, 0, len(r.occupants))
-	for _, o := range r.occupants {
-		out = append(out, o)
-	}
+	out := r.occupants.all()
 	sort.Slice(out, func(i, j int) bool { return out[i].nick < out[j].nick })
 	return out
 }
@@ -104,10 +95,3 @@ func (r *room) buildJID(nick string) jid.JID {
 	}
 	return j
 }
-
-// rename changes the occupant's nick.
-//
-// Occupant JIDs are not cached: every user has a copy of every room's
-// occupant list, so a JID per entry costs far more memory (measured at
-// 500 users in one room) than computing it for each message.
-func (o *occupant) rename(nick string) { o.nick = nick }

@@ -41,10 +41,13 @@ type ircServer struct {
 	// partners are the casefolded nicks the user sent private messages to:
 	// their notices are delivered as private messages (reference §5.8).
 	partners map[string]bool
+	// occ interns the occupant lists of the rooms (shared by the gateway).
+	occ *occupantTable
 }
 
-func newIRCServer(name, nick string) *ircServer {
+func newIRCServer(occ *occupantTable, name, nick string) *ircServer {
 	return &ircServer{
+		occ:       occ,
 		name:      name,
 		nick:      nick,
 		rooms:     make(map[string]*room),

@@ -61,7 +61,7 @@ func (s *Session) answerIQ(iq IQ, addr Address) (IQ, bool) {
 			if r := srv.room(addr.Channel); r != nil && r.state == roomJoined {
 				form.Fields = append(form.Fields, FormField{
 					Var: "muc#roominfo_occupants", Label: "Number of occupants",
-					Values: []string{strconv.Itoa(len(r.occupants))},
+					Values: []string{strconv.Itoa(r.occupants.len())},
 				})
 			}
 		}

@@ -180,13 +180,13 @@ func (s *Session) onJoin(srv *ircServer, m ircmsg.Message) {
 			}
 		}
 		r.name = channel
-		r.addOccupant(&occupant{nick: nuh.Name, user: nuh.User, host: nuh.Host})
+		r.addOccupant(r.newOccupant(nuh.Name, nuh.User, nuh.Host, ""))
 		return
 	}
 	if r == nil {
 		return
 	}
-	o := &occupant{nick: nuh.Name, user: nuh.User, host: nuh.Host}
+	o := r.newOccupant(nuh.Name, nuh.User, nuh.Host, "")
 	r.addOccupant(o)
 	if r.state == roomJoined {
 		s.sendOccupant(r, o)
@@ -254,9 +254,9 @@ func (s *Session) onNick(srv *ircServer, m ircmsg.Message) {
 		if o == nil {
 			continue
 		}
+		renamed := r.newOccupant(nick, o.user, o.host, o.modes)
 		if r.state != roomJoined {
-			o.rename(nick)
-			r.addOccupant(o)
+			r.addOccupant(renamed)
 			continue
 		}
 		if me {
@@ -268,17 +268,15 @@ func (s *Session) onNick(srv *ircServer, m ircmsg.Message) {
 					MUCUser: &MUCUser{Items: []MUCItem{item}, Status: []int{StatusNickChange, StatusSelf}},
 				})
 			}
-			o.rename(nick)
-			r.addOccupant(o)
+			r.addOccupant(renamed)
 			for _, res := range r.resourceList() {
 				s.sendSelf(r, res)
 			}
 			continue
 		}
 		s.sendOccupantGone(r, o, "", MUCUser{Items: []MUCItem{{Nick: nick}}, Status: []int{StatusNickChange}})
-		o.rename(nick)
-		r.addOccupant(o)
-		s.sendOccupant(r, o)
+		r.addOccupant(renamed)
+		s.sendOccupant(r, renamed)
 	}
 }
 
@@ -434,8 +432,8 @@ func applyModes(is *ircclient.ISupport, r *room, args []string) []*occupant {
 	if len(args) == 0 {
 		return nil
 	}
-	var changed []*occupant
-	seen := map[*occupant]bool{}
+	before := map[string]*occupant{} // by fold: the occupant before this line
+	var order []string
 	add := true
 	next := 1
 	for _, c := range []byte(args[0]) {
@@ -463,18 +461,33 @@ func applyModes(is *ircclient.ISupport, r *room, args []string) []*occupant {
 		if o == nil {
 			continue
 		}
-		before, _ := roleOf(o.modes)
-		beforeAff := affOf(o.modes)
+		modes := o.modes
 		if add {
-			if !strings.ContainsRune(o.modes, rune(c)) {
-				o.modes += string(c)
+			if !strings.ContainsRune(modes, rune(c)) {
+				modes += string(c)
 			}
 		} else {
-			o.modes = strings.ReplaceAll(o.modes, string(c), "")
+			modes = strings.ReplaceAll(modes, string(c), "")
 		}
-		after, _ := roleOf(o.modes)
-		if (before != after || beforeAff != affOf(o.modes)) && !seen[o] {
-			seen[o] = true
+		if modes == o.modes {
+			continue
+		}
+		if _, ok := before[o.fold]; !ok {
+			before[o.fold] = o
+			order = append(order, o.fold)
+		}
+		r.addOccupant(o.withModes(modes))
+	}
+	// Occupants are immutable: report the latest version of each.
+	var changed []*occupant
+	for _, fold := range order {
+		o, was := r.occupants.get(fold), before[fold]
+		if o == nil {
+			continue
+		}
+		roleBefore, affBefore := roleOf(was.modes)
+		roleAfter, affAfter := roleOf(o.modes)
+		if roleBefore != roleAfter || affBefore != affAfter {
 			changed = append(changed, o)
 		}
 	}
