@@ -171,13 +171,14 @@ func (cfg Config) withDefaults() (Config, encoding.Encoding, error) {
 		cfg.QueueSize = DefaultQueueSize
 	}
 	if cfg.WantCaps == nil {
-		cfg.WantCaps = DefaultCaps()
+		cfg.WantCaps = defaultCaps // shared, never modified
+	} else {
+		// The Conn's goroutines read these: they must not share the
+		// caller's backing arrays.
+		cfg.WantCaps = slices.DeleteFunc(slices.Clone(cfg.WantCaps), func(s string) bool {
+			return s == "" || s == "sasl" || strings.ContainsAny(s, " \r\n\x00")
+		})
 	}
-	// The Conn's goroutines read these: they must not share the caller's
-	// backing arrays.
-	cfg.WantCaps = slices.DeleteFunc(slices.Clone(cfg.WantCaps), func(s string) bool {
-		return s == "" || s == "sasl" || strings.ContainsAny(s, " \r\n\x00")
-	})
 	if cfg.SASL != nil {
 		sasl := *cfg.SASL
 		sasl.Mechanism = strings.ToUpper(sasl.Mechanism)
@@ -239,6 +240,10 @@ func (cfg Config) withDefaults() (Config, encoding.Encoding, error) {
 	}
 	return cfg, enc, nil
 }
+
+// defaultCaps is DefaultCaps(), shared by the Conns whose Config.WantCaps
+// is nil.
+var defaultCaps = DefaultCaps()
 
 // DefaultCaps returns the capabilities requested when Config.WantCaps is
 // nil: every IRCv3 capability useful to a gateway, each requested only when

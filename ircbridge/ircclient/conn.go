@@ -33,6 +33,10 @@ const (
 	closedText = "Connection closed."
 )
 
+// defaultISupport is the snapshot of every Conn until its first 005
+// (snapshots are immutable, so they share it).
+var defaultISupport = DefaultISupport()
+
 // Conn is one IRC client connection. Create it with Dial; it reports on
 // Config.Events until its Closed event. All methods are safe for concurrent
 // use. See the package documentation for the goroutines it owns.
@@ -104,7 +108,7 @@ func Dial(ctx context.Context, cfg Config) *Conn {
 	}
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.quitCtx, c.quitCancel = context.WithCancel(c.ctx)
-	c.isupport.Store(DefaultISupport())
+	c.isupport.Store(defaultISupport)
 	go c.run(cfgErr)
 	return c
 }
@@ -545,7 +549,10 @@ func (c *Conn) Encrypted() (tls bool, since time.Time) {
 	return c.encrypted, c.connected
 }
 
+// setNick records our nick, copied from the line it came in (which it
+// would otherwise keep alive).
 func (c *Conn) setNick(nick string) {
+	nick = strings.Clone(nick)
 	c.mu.Lock()
 	c.nick = nick
 	c.mu.Unlock()

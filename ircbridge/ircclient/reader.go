@@ -56,7 +56,7 @@ type reader struct {
 	state   capState
 	pending int               // CAP REQs of the registration without ACK or NAK yet
 	sasl    saslState         // SASL progress
-	offered map[string]string // CAP LS/NEW: name → value
+	offered map[string]string // CAP LS/NEW during registration: name → value
 	ls      []string          // tokens of a multi-line CAP LS in progress
 	regDone bool              // 001 received
 	aborted bool              // the connection is ending: report nothing more
@@ -67,7 +67,7 @@ type reader struct {
 // lines until the socket fails, the server sends ERROR, or the owner is gone.
 func (c *Conn) readLoop(nc net.Conn) {
 	defer c.wg.Done()
-	r := reader{c: c, offered: make(map[string]string)}
+	r := reader{c: c}
 	if c.cfg.SASL != nil {
 		r.sasl = saslWant
 	}
@@ -268,6 +268,7 @@ func (r *reader) welcome(msg ircmsg.Message) bool {
 	if len(msg.Params) > 0 && msg.Params[0] != "" && msg.Params[0] != "*" {
 		c.setNick(msg.Params[0])
 	}
+	r.offered = nil // registration is over: the offers are no longer needed
 	close(c.registered)
 	return c.emit(Registered{Conn: c, Nick: c.Nick(), ISupport: c.isupport.Load()})
 }
@@ -331,6 +332,7 @@ func (r *reader) handleCAP(msg ircmsg.Message) {
 			r.sasl = saslReq
 			r.request([]string{"sasl"}) // alone: a NAK of it is unambiguous
 		}
+		r.offered = nil // read only up to here
 		r.maybeEnd()
 	case "ACK":
 		acked := strings.Fields(last)
@@ -339,7 +341,7 @@ func (r *reader) handleCAP(msg ircmsg.Message) {
 			if name, ok := strings.CutPrefix(tok, "-"); ok {
 				c.caps = slices.DeleteFunc(c.caps, func(s string) bool { return s == name })
 			} else if !slices.Contains(c.caps, tok) {
-				c.caps = append(c.caps, tok)
+				c.caps = append(c.caps, strings.Clone(tok)) // not a piece of the whole line
 			}
 		}
 		slices.Sort(c.caps)
@@ -386,9 +388,16 @@ func (r *reader) handleCAP(msg ircmsg.Message) {
 }
 
 // offer records an offered capability ("name" or "name=value") and returns
-// its name.
+// its name. Offers are only recorded until the registration's CAP LS reply
+// is complete: nothing reads them later.
 func (r *reader) offer(tok string) string {
 	name, value, _ := strings.Cut(tok, "=")
+	if r.state != capWaitLS {
+		return name
+	}
+	if r.offered == nil {
+		r.offered = make(map[string]string)
+	}
 	if _, known := r.offered[name]; known || len(r.offered) < maxOfferedCaps {
 		r.offered[name] = value
 	}
