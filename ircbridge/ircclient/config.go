@@ -109,9 +109,9 @@ type Config struct {
 	// each TCP connection right after it is established (before the TLS
 	// handshake), and the function it returns (which may be nil) is called
 	// when that socket is closed. The owner registers the pair with its
-	// identd: identd.Server.Register fits. It runs on the Conn's supervisor
-	// goroutine and must not block. The server may query identd before
-	// Ident runs: identd.Config.Grace covers that.
+	// identd: identd.Server.Register fits. It runs on the Conn's goroutine
+	// and must not block. The server may query identd before Ident runs:
+	// identd.Config.Grace covers that.
 	Ident func(local, remote netip.AddrPort) (release func())
 	// Fallback names the charset used to decode input that is not valid
 	// UTF-8 (WHATWG/IANA names: "latin1", "iso-8859-15", "koi8-r",
@@ -122,6 +122,9 @@ type Config struct {
 	// PingInterval is the keepalive period once registered (default 240s):
 	// a PING is sent every interval, and when nothing at all was received in
 	// the interval after a PING the connection closes with ErrPingTimeout.
+	// Both are read deadlines: time the Conn spends waiting for its owner
+	// (a blocking Events send) delays the next PING rather than
+	// counting as silence.
 	PingInterval time.Duration
 	// RegistrationTimeout bounds the time from connection to 001 (default
 	// 60s); it then closes with ErrRegistrationTimeout.
@@ -131,7 +134,9 @@ type Config struct {
 	QuitTimeout time.Duration
 	// WriteTimeout is the write deadline of each line (default 30s).
 	WriteTimeout time.Duration
-	// QueueSize bounds the number of lines Send may queue (default 256).
+	// QueueSize bounds the number of lines Send and SendRaw may queue
+	// (default 256). The queue only holds memory for the lines waiting in
+	// it.
 	QueueSize int
 	// Limiter, when non-nil, throttles lines queued with Send and SendRaw.
 	Limiter Limiter
