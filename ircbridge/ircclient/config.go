@@ -123,7 +123,7 @@ type Config struct {
 	// a PING is sent every interval, and when nothing at all was received in
 	// the interval after a PING the connection closes with ErrPingTimeout.
 	// Both are read deadlines: time the Conn spends waiting for its owner
-	// (a blocking Events send) delays the next PING rather than
+	// (a blocking Handler or Events send) delays the next PING rather than
 	// counting as silence.
 	PingInterval time.Duration
 	// RegistrationTimeout bounds the time from connection to 001 (default
@@ -145,9 +145,21 @@ type Config struct {
 	// at slog.LevelDebug-4, with PASS and AUTHENTICATE redacted); nil
 	// discards them. The caller adds its attributes (user, server).
 	Logger *slog.Logger
-	// Events receives every Event of the connection, in order. It is owned
-	// by the caller and must not be nil; see the package documentation for
-	// the draining contract.
+	// Handler, when non-nil, receives every Event of the connection, in
+	// order (Progress, Registered, Line, and finally exactly one Closed),
+	// and Events is not used. It is called synchronously on the
+	// connection's goroutine, the one reading the socket; Done is closed
+	// once it has returned from Closed. Handler may block: that holds back
+	// this one socket, as a blocking send on Events does. It may call any
+	// method of the Conn (none of them waits for the connection's
+	// goroutine), but must not wait for Done nor for anything that waits
+	// for the connection's goroutine. After Close (or a cancelled context,
+	// or a failure) the connection ends as soon as Handler returns; the
+	// lines not delivered yet are dropped, but Closed is still delivered.
+	Handler func(Event)
+	// Events receives every Event of the connection, in order, when
+	// Handler is nil. It is owned by the caller and must not be nil then;
+	// see the package documentation for the draining contract.
 	Events chan<- Event
 }
 

@@ -38,8 +38,9 @@ const (
 var defaultISupport = DefaultISupport()
 
 // Conn is one IRC client connection. Create it with Dial; it reports on
-// Config.Events until its Closed event. All methods are safe for concurrent
-// use. See the package documentation for the goroutines it owns.
+// Config.Handler or Config.Events until its Closed event. All methods are
+// safe for concurrent use. See the package documentation for the goroutines
+// it owns.
 type Conn struct {
 	cfg Config
 	dec encoding.Encoding
@@ -93,9 +94,9 @@ type outLine struct {
 
 // Dial starts connecting to cfg.Server and returns at once. A goroutine
 // tries each TLS port, then each plain port, reporting Progress events, then
-// registers. Everything else is reported on cfg.Events, ending with Closed.
-// An invalid Config is reported as an immediate Closed event. Cancelling ctx
-// closes the connection without QUIT.
+// registers. Everything else is reported on cfg.Handler or cfg.Events,
+// ending with Closed. An invalid Config is reported as an immediate Closed
+// event. Cancelling ctx closes the connection without QUIT.
 func Dial(ctx context.Context, cfg Config) *Conn {
 	cfg, dec, cfgErr := cfg.withDefaults()
 	c := &Conn{
@@ -275,8 +276,17 @@ func (c *Conn) startQuit() {
 	}
 }
 
-// emit delivers ev to the owner, giving up when the connection is closing.
+// emit delivers ev to the owner: it calls Config.Handler, or sends on
+// Config.Events, giving up when the connection is closing. It returns false
+// when the connection is closing.
 func (c *Conn) emit(ev Event) bool {
+	if h := c.cfg.Handler; h != nil {
+		if c.ctx.Err() != nil {
+			return false
+		}
+		h(ev)
+		return c.ctx.Err() == nil
+	}
 	if c.cfg.Events == nil {
 		return c.ctx.Err() == nil
 	}
@@ -288,13 +298,18 @@ func (c *Conn) emit(ev Event) bool {
 	}
 }
 
-// reportClosed delivers the Closed event. It waits for the owner unless the
-// caller's context is done; then it is delivered only if the channel has room
-// or the owner is receiving.
+// reportClosed delivers the Closed event. Config.Handler is always called.
+// A send on Config.Events waits for the owner unless the caller's context is
+// done; then it is delivered only if the channel has room or the owner is
+// receiving.
 func (c *Conn) reportClosed() {
 	c.mu.Lock()
 	ev := Closed{Conn: c, Err: c.cause, Text: c.causeText}
 	c.mu.Unlock()
+	if h := c.cfg.Handler; h != nil {
+		h(ev)
+		return
+	}
 	events := c.cfg.Events
 	if events == nil {
 		return
@@ -505,7 +520,8 @@ func (c *Conn) Close() {
 }
 
 // Done returns a channel closed when every goroutine of the connection has
-// exited, after the Closed event was delivered (or given up on).
+// exited, after the Closed event was delivered (or given up on) and, with
+// Config.Handler, after the Handler returned from it.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Nick returns our current nick: the requested one until 001, then the one

@@ -35,9 +35,19 @@
 //     the connection (the writer included) has exited and Closed was
 //     delivered.
 //
-// Each event is sent on Config.Events. Sending blocks until the owner
-// receives it, which only slows this one socket. The owner must keep
-// receiving until it gets Closed, or cancel the context given to Dial:
+// Events go either to Config.Handler or to Config.Events.
+//
+// With Config.Handler, the connection's goroutine calls Handler for each
+// event, so that the owner needs no goroutine to receive them. Handler may
+// block, which only slows this one socket, and may call the methods of Conn,
+// which never wait for that goroutine; it must not wait for Done. Close (or
+// a cancelled context) closes the socket at once even while Handler blocks;
+// the connection's goroutine then stops as soon as Handler returns, calls it
+// once more with Closed, and Done is closed.
+//
+// With Config.Events, each event is sent on the channel. Sending blocks until
+// the owner receives it, which only slows this one socket. The owner must
+// keep receiving until it gets Closed, or cancel the context given to Dial:
 // after a cancellation every pending event send gives up, and Closed is
 // delivered only if the channel has room or the owner is receiving at that
 // moment. After Close or Quit, pending Line events that the owner has not

@@ -1,6 +1,8 @@
 package ircclient
 
 import (
+	"context"
+	"errors"
 	"net"
 	"runtime"
 	"strconv"
@@ -13,8 +15,9 @@ import (
 	"github.com/ergochat/irc-go/ircmsg"
 )
 
-// The cost of idle connections: one goroutine each, and send queues that
-// hold no memory while empty.
+// The cost of idle connections: one goroutine each, send queues that hold
+// no memory while empty, and the Handler delivery that spares the owner a
+// receiving goroutine.
 
 // waitGoroutines polls runtime.NumGoroutine until it equals want, failing
 // the test when it does not within eventTimeout.
@@ -110,9 +113,10 @@ type delivery struct {
 	stop     func()        // ends the receiving goroutine of Events, if any; idempotent
 }
 
-// newDelivery sets up cfg to deliver the events of n connections on a
-// Config.Events channel drained by a goroutine of the test.
-func newDelivery(cfg *Config, n int) *delivery {
+// newDelivery sets up cfg to deliver the events of n connections through
+// Config.Handler (handler true) or on a Config.Events channel drained by a
+// goroutine of the test.
+func newDelivery(cfg *Config, n int, handler bool) *delivery {
 	d := &delivery{welcomed: make(chan struct{}, n), stop: func() {}}
 	deliver := func(ev Event) {
 		switch ev := ev.(type) {
@@ -123,6 +127,10 @@ func newDelivery(cfg *Config, n int) *delivery {
 		case Closed:
 			d.closed.Add(1)
 		}
+	}
+	if handler {
+		cfg.Handler, cfg.Events = deliver, nil
+		return d
 	}
 	events := make(chan Event, 64)
 	drained := make(chan struct{})
@@ -138,23 +146,28 @@ func newDelivery(cfg *Config, n int) *delivery {
 }
 
 // TestIdleGoroutines: an established, idle connection costs exactly one
-// goroutine, and none once it is done.
+// goroutine, whether it delivers through Handler or on Events, and none
+// once it is done.
 func TestIdleGoroutines(t *testing.T) {
 	// Not parallel: it counts the goroutines of the whole process.
 	const n = 20
-	srv := fakeirc.NewServer(t)
-	cfg := baseConfig(t, srv, nil)
-	cfg.Logger = nil
-	d := newDelivery(&cfg, n)
-	defer d.stop()
-	base := settledGoroutines()
-	ic := openIdle(t, srv, n, cfg, d.welcomed)
-	waitGoroutines(t, base+n, "idle connections")
-	ic.close(t)
-	waitGoroutines(t, base, "after Close and Done")
-	d.stop() // every Closed event is counted
-	if got := d.closed.Load(); got != n {
-		t.Errorf("%d Closed events, want %d", got, n)
+	for _, handler := range []bool{false, true} {
+		t.Run("handler="+strconv.FormatBool(handler), func(t *testing.T) {
+			srv := fakeirc.NewServer(t)
+			cfg := baseConfig(t, srv, nil)
+			cfg.Logger = nil
+			d := newDelivery(&cfg, n, handler)
+			defer d.stop()
+			base := settledGoroutines()
+			ic := openIdle(t, srv, n, cfg, d.welcomed)
+			waitGoroutines(t, base+n, "idle connections")
+			ic.close(t)
+			waitGoroutines(t, base, "after Close and Done")
+			d.stop() // every Closed event is counted
+			if got := d.closed.Load(); got != n {
+				t.Errorf("%d Closed events, want %d", got, n)
+			}
+		})
 	}
 }
 
@@ -199,6 +212,219 @@ func TestWriterExits(t *testing.T) {
 	idle()
 }
 
+// recorder is a Handler that checks the contract: never two calls at once,
+// Closed exactly once and last. It forwards every event to got.
+type recorder struct {
+	t      *testing.T
+	got    chan Event
+	inside atomic.Int32
+	mu     sync.Mutex
+	closed int  // Closed events
+	late   bool // an event after Closed
+	// onLine, if set, runs on the Handler's goroutine for each Line event
+	// after it was forwarded.
+	onLine func(Line)
+}
+
+func newRecorder(t *testing.T) *recorder {
+	return &recorder{t: t, got: make(chan Event, 64)}
+}
+
+func (r *recorder) handle(ev Event) {
+	if r.inside.Add(1) != 1 {
+		r.t.Errorf("Handler called concurrently")
+	}
+	defer r.inside.Add(-1)
+	r.mu.Lock()
+	if r.closed > 0 {
+		r.late = true
+	}
+	if _, ok := ev.(Closed); ok {
+		r.closed++
+	}
+	r.mu.Unlock()
+	r.got <- ev
+	if l, ok := ev.(Line); ok && r.onLine != nil {
+		r.onLine(l)
+	}
+}
+
+// check verifies, once the connection is done, that Closed came once and
+// last.
+func (r *recorder) check() {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed != 1 || r.late {
+		r.t.Errorf("Handler got %d Closed events, events after Closed: %v", r.closed, r.late)
+	}
+}
+
+// TestHandlerDelivery: with Config.Handler and no Events, every event
+// arrives in order on one goroutine, the Handler may call the Conn's
+// methods, and Closed is delivered once, last, before Done.
+func TestHandlerDelivery(t *testing.T) {
+	t.Parallel()
+	srv := fakeirc.NewServer(t)
+	rec := newRecorder(t)
+	cfg := baseConfig(t, srv, nil)
+	cfg.Handler = func(ev Event) {
+		if r, ok := ev.(Registered); ok {
+			if err := r.Conn.Send(ircmsg.MakeMessage(nil, "", "JOIN", "#c")); err != nil {
+				t.Errorf("Send from the Handler: %v", err)
+			}
+		}
+		rec.handle(ev)
+	}
+	rec.onLine = func(l Line) {
+		if l.Msg.Command == "PRIVMSG" && l.Msg.Params[1] == "close" {
+			l.Conn.Close()
+		}
+	}
+	c, cl := registered(t, srv, cfg, rec.got, "nick")
+	cl.ExpectLine(t, "JOIN #c")
+	for i := range 20 {
+		cl.Send(t, ":a!u@h PRIVMSG #c :"+strconv.Itoa(i))
+	}
+	for i := range 20 {
+		if l := expectLine(t, rec.got, "PRIVMSG"); l.Msg.Params[1] != strconv.Itoa(i) {
+			t.Fatalf("line %d is %q", i, l.Msg.Params[1])
+		}
+	}
+	cl.Send(t, ":a!u@h PRIVMSG #c :close")
+	closed := expectClosed(t, c, rec.got)
+	if closed.Err != nil || closed.Text != "Connection closed." {
+		t.Errorf("Closed = %q, %v", closed.Text, closed.Err)
+	}
+	cl.ExpectClosed(t)
+	rec.check()
+}
+
+// TestHandlerInvalidConfig: a Config error is reported through the Handler
+// too.
+func TestHandlerInvalidConfig(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder(t)
+	c := Dial(t.Context(), Config{Server: "127.0.0.1", Nick: "n", Handler: rec.handle})
+	closed := expectClosed(t, c, rec.got)
+	if !errors.Is(closed.Err, ErrConfig) {
+		t.Errorf("Closed = %q, %v", closed.Text, closed.Err)
+	}
+	rec.check()
+}
+
+// TestHandlerBlocks: a Handler that blocks holds back its socket but never
+// Close or Quit: the socket is closed at once (Close) or after the QUIT and
+// QuitTimeout (Quit) while the Handler still blocks, and Closed follows as
+// soon as it returns.
+func TestHandlerBlocks(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		end  func(c *Conn, cancel context.CancelFunc)
+		quit bool // the QUIT goes out while the Handler blocks
+	}{
+		{name: "Close", end: func(c *Conn, cancel context.CancelFunc) { c.Close() }},
+		{name: "Quit", end: func(c *Conn, cancel context.CancelFunc) { c.Quit("bye") }, quit: true},
+		{name: "context", end: func(c *Conn, cancel context.CancelFunc) { cancel() }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakeirc.NewServer(t)
+			rec := newRecorder(t)
+			blocked, release := make(chan struct{}), make(chan struct{})
+			rec.onLine = func(l Line) {
+				if l.Msg.Command == "PRIVMSG" && l.Msg.Params[1] == "block" {
+					close(blocked)
+					<-release
+				}
+			}
+			cfg := baseConfig(t, srv, nil)
+			cfg.Handler = rec.handle
+			cfg.QuitTimeout = 50 * time.Millisecond
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			c := dial(t, ctx, cfg)
+			expectEvent[Progress](t, rec.got)
+			expectEvent[Progress](t, rec.got)
+			cl := srv.Accept(t)
+			cl.Register(t, "nick")
+			expectEvent[Registered](t, rec.got)
+			cl.Send(t, ":a!u@h PRIVMSG #c :block")
+			select {
+			case <-blocked:
+			case <-time.After(eventTimeout):
+				t.Fatal("Handler not called")
+			}
+			returned := make(chan struct{})
+			go func() {
+				defer close(returned)
+				tc.end(c, cancel)
+			}()
+			select {
+			case <-returned:
+			case <-time.After(eventTimeout):
+				t.Fatalf("%s blocked behind the Handler", tc.name)
+			}
+			if tc.quit {
+				cl.ExpectLine(t, "QUIT :bye") // and no answer: the quit timer ends it
+			}
+			cl.ExpectClosed(t) // while the Handler still blocks
+			select {
+			case <-c.Done():
+				t.Fatal("Done before the Handler returned")
+			case <-time.After(20 * time.Millisecond):
+			}
+			close(release)
+			closed := expectClosed(t, c, rec.got)
+			if tc.name == "context" {
+				if !errors.Is(closed.Err, context.Canceled) {
+					t.Errorf("Closed = %q, %v", closed.Text, closed.Err)
+				}
+			} else if closed.Err != nil || closed.Text != "Connection closed." {
+				t.Errorf("Closed = %q, %v", closed.Text, closed.Err)
+			}
+			rec.check()
+		})
+	}
+}
+
+// TestKeepaliveSlowOwner: time spent in a blocking Handler is not silence
+// from the server. Once the Handler returns, the keepalive goes on with a
+// PING, and the connection lives.
+func TestKeepaliveSlowOwner(t *testing.T) {
+	t.Parallel()
+	const interval = 50 * time.Millisecond
+	srv := fakeirc.NewServer(t)
+	rec := newRecorder(t)
+	rec.onLine = func(l Line) {
+		if l.Msg.Command == "PRIVMSG" && l.Msg.Params[1] == "block" {
+			time.Sleep(5 * interval)
+		}
+	}
+	cfg := baseConfig(t, srv, nil)
+	cfg.Handler = rec.handle
+	cfg.PingInterval = interval
+	c, cl := registered(t, srv, cfg, rec.got, "nick")
+	cl.ExpectLine(t, "PING biboumi")
+	cl.Send(t, ":a!u@h PRIVMSG #c :block")
+	expectLine(t, rec.got, "PRIVMSG")
+	for range 3 {
+		cl.ExpectLine(t, "PING biboumi")
+		cl.Send(t, ":srv PONG srv :biboumi")
+		expectLine(t, rec.got, "PONG")
+	}
+	select {
+	case ev := <-rec.got:
+		t.Fatalf("unexpected event %#v", ev)
+	default:
+	}
+	c.Close()
+	expectClosed(t, c, rec.got)
+	rec.check()
+}
+
 // BenchmarkIdleConnMemory opens idle, registered connections to the fake
 // server and reports what each one costs: the growth of HeapInuse and
 // StackInuse per connection ("B/conn") and of the goroutine count
@@ -211,14 +437,20 @@ func TestWriterExits(t *testing.T) {
 //	go test -run '^$' -bench IdleConnMemory -benchtime 5x ./ircbridge/ircclient/
 func BenchmarkIdleConnMemory(b *testing.B) {
 	const n = 200
-	b.Run("events", func(b *testing.B) {
-		srv := fakeirc.NewServer(b)
-		cfg := baseConfig(b, srv, nil)
-		cfg.Logger = nil
-		d := newDelivery(&cfg, n)
-		defer d.stop()
-		benchIdle(b, n, func() idleConns { return openIdle(b, srv, n, cfg, d.welcomed) })
-	})
+	for _, handler := range []bool{false, true} {
+		name := "events"
+		if handler {
+			name = "handler"
+		}
+		b.Run(name, func(b *testing.B) {
+			srv := fakeirc.NewServer(b)
+			cfg := baseConfig(b, srv, nil)
+			cfg.Logger = nil
+			d := newDelivery(&cfg, n, handler)
+			defer d.stop()
+			benchIdle(b, n, func() idleConns { return openIdle(b, srv, n, cfg, d.welcomed) })
+		})
+	}
 	b.Run("sockets", func(b *testing.B) {
 		srv := fakeirc.NewServer(b)
 		benchIdle(b, n, func() idleConns { return openSockets(b, srv, n) })
