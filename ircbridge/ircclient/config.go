@@ -109,9 +109,9 @@ type Config struct {
 	// each TCP connection right after it is established (before the TLS
 	// handshake), and the function it returns (which may be nil) is called
 	// when that socket is closed. The owner registers the pair with its
-	// identd: identd.Server.Register fits. It runs on the Conn's supervisor
-	// goroutine and must not block. The server may query identd before
-	// Ident runs: identd.Config.Grace covers that.
+	// identd: identd.Server.Register fits. It runs on the Conn's goroutine
+	// and must not block. The server may query identd before Ident runs:
+	// identd.Config.Grace covers that.
 	Ident func(local, remote netip.AddrPort) (release func())
 	// Fallback names the charset used to decode input that is not valid
 	// UTF-8 (WHATWG/IANA names: "latin1", "iso-8859-15", "koi8-r",
@@ -122,6 +122,9 @@ type Config struct {
 	// PingInterval is the keepalive period once registered (default 240s):
 	// a PING is sent every interval, and when nothing at all was received in
 	// the interval after a PING the connection closes with ErrPingTimeout.
+	// Both are read deadlines: time the Conn spends waiting for its owner
+	// (a blocking Handler or Events send) delays the next PING rather than
+	// counting as silence.
 	PingInterval time.Duration
 	// RegistrationTimeout bounds the time from connection to 001 (default
 	// 60s); it then closes with ErrRegistrationTimeout.
@@ -131,7 +134,9 @@ type Config struct {
 	QuitTimeout time.Duration
 	// WriteTimeout is the write deadline of each line (default 30s).
 	WriteTimeout time.Duration
-	// QueueSize bounds the number of lines Send may queue (default 256).
+	// QueueSize bounds the number of lines Send and SendRaw may queue
+	// (default 256). The queue only holds memory for the lines waiting in
+	// it.
 	QueueSize int
 	// Limiter, when non-nil, throttles lines queued with Send and SendRaw.
 	Limiter Limiter
@@ -140,9 +145,21 @@ type Config struct {
 	// at slog.LevelDebug-4, with PASS and AUTHENTICATE redacted); nil
 	// discards them. The caller adds its attributes (user, server).
 	Logger *slog.Logger
-	// Events receives every Event of the connection, in order. It is owned
-	// by the caller and must not be nil; see the package documentation for
-	// the draining contract.
+	// Handler, when non-nil, receives every Event of the connection, in
+	// order (Progress, Registered, Line, and finally exactly one Closed),
+	// and Events is not used. It is called synchronously on the
+	// connection's goroutine, the one reading the socket; Done is closed
+	// once it has returned from Closed. Handler may block: that holds back
+	// this one socket, as a blocking send on Events does. It may call any
+	// method of the Conn (none of them waits for the connection's
+	// goroutine), but must not wait for Done nor for anything that waits
+	// for the connection's goroutine. After Close (or a cancelled context,
+	// or a failure) the connection ends as soon as Handler returns; the
+	// lines not delivered yet are dropped, but Closed is still delivered.
+	Handler func(Event)
+	// Events receives every Event of the connection, in order, when
+	// Handler is nil. It is owned by the caller and must not be nil then;
+	// see the package documentation for the draining contract.
 	Events chan<- Event
 }
 
@@ -171,13 +188,14 @@ func (cfg Config) withDefaults() (Config, encoding.Encoding, error) {
 		cfg.QueueSize = DefaultQueueSize
 	}
 	if cfg.WantCaps == nil {
-		cfg.WantCaps = DefaultCaps()
+		cfg.WantCaps = defaultCaps // shared, never modified
+	} else {
+		// The Conn's goroutines read these: they must not share the
+		// caller's backing arrays.
+		cfg.WantCaps = slices.DeleteFunc(slices.Clone(cfg.WantCaps), func(s string) bool {
+			return s == "" || s == "sasl" || strings.ContainsAny(s, " \r\n\x00")
+		})
 	}
-	// The Conn's goroutines read these: they must not share the caller's
-	// backing arrays.
-	cfg.WantCaps = slices.DeleteFunc(slices.Clone(cfg.WantCaps), func(s string) bool {
-		return s == "" || s == "sasl" || strings.ContainsAny(s, " \r\n\x00")
-	})
 	if cfg.SASL != nil {
 		sasl := *cfg.SASL
 		sasl.Mechanism = strings.ToUpper(sasl.Mechanism)
@@ -239,6 +257,10 @@ func (cfg Config) withDefaults() (Config, encoding.Encoding, error) {
 	}
 	return cfg, enc, nil
 }
+
+// defaultCaps is DefaultCaps(), shared by the Conns whose Config.WantCaps
+// is nil.
+var defaultCaps = DefaultCaps()
 
 // DefaultCaps returns the capabilities requested when Config.WantCaps is
 // nil: every IRCv3 capability useful to a gateway, each requested only when

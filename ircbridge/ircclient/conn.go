@@ -33,36 +33,33 @@ const (
 	closedText = "Connection closed."
 )
 
+// defaultISupport is the snapshot of every Conn until its first 005
+// (snapshots are immutable, so they share it).
+var defaultISupport = DefaultISupport()
+
 // Conn is one IRC client connection. Create it with Dial; it reports on
-// Config.Events until its Closed event. All methods are safe for concurrent
-// use. See the package documentation for the goroutines it owns.
+// Config.Handler or Config.Events until its Closed event. All methods are
+// safe for concurrent use. See the package documentation for the goroutines
+// it owns.
 type Conn struct {
-	cfg    Config
-	dec    encoding.Encoding
-	log    *slog.Logger
-	events chan<- Event
-	start  time.Time // monotonic origin of lastRecv
+	cfg Config
+	dec encoding.Encoding
+	log *slog.Logger
 
 	parent context.Context    // the caller's context
 	ctx    context.Context    // cancelled as soon as the connection is closing
 	cancel context.CancelFunc // cancels ctx
-	// quitCtx is cancelled by Quit (and with ctx): it ends the throttling
-	// of queued lines, so that QUIT is not stuck behind them.
-	quitCtx    context.Context
-	quitCancel context.CancelFunc
 
-	queue      chan outLine  // lines from Send, SendRaw and Quit
-	ctrl       chan outLine  // the connection's own lines; written first
-	registered chan struct{} // closed by the reader on 001
-	done       chan struct{} // closed when every goroutine has exited
-	wg         sync.WaitGroup
+	done chan struct{} // closed when every goroutine has exited
+	// wg counts the goroutines the connection's goroutine waits for before
+	// Closed: the writer while one runs, and the socket closer.
+	wg sync.WaitGroup
 
 	isupport atomic.Pointer[ISupport]
-	lastRecv atomic.Int64 // time.Since(start) of the last line received
 
 	mu        sync.Mutex
 	closing   bool // no more Send; set by Quit, Close and failures
-	quitting  bool // Quit was called
+	quitting  bool // QUIT is queued (Quit or a SASL failure): no more throttling
 	causeSet  bool
 	cause     error // Closed.Err
 	causeText string
@@ -72,7 +69,20 @@ type Conn struct {
 	nick      string
 	caps      []string // acknowledged capabilities, sorted
 
-	identRelease func()                       // from Config.Ident for netConn; run by the supervisor
+	// The send queues. They are nil while empty, so that an idle
+	// connection holds no memory for them.
+	ctrl     []outLine     // the connection's own lines; written first
+	queue    []outLine     // lines from Send, SendRaw and Quit
+	ctrlRoom chan struct{} // made by control when ctrl is full; closed by the writer
+	writing  bool          // a writer goroutine is running
+	ended    bool          // the connection's goroutine is finishing: start no writer
+	// limitCtx is given to Config.Limiter while a writer runs; Quit
+	// cancels it.
+	limitCtx    context.Context
+	limitCancel context.CancelFunc
+	quitTimer   *time.Timer // closes the connection QuitTimeout after QUIT
+
+	identRelease func()                       // from Config.Ident for netConn; run by the connection's goroutine
 	charsets     map[string]encoding.Encoding // SetCharset, by folded target
 }
 
@@ -84,133 +94,119 @@ type outLine struct {
 
 // Dial starts connecting to cfg.Server and returns at once. A goroutine
 // tries each TLS port, then each plain port, reporting Progress events, then
-// registers. Everything else is reported on cfg.Events, ending with Closed.
-// An invalid Config is reported as an immediate Closed event. Cancelling ctx
-// closes the connection without QUIT.
+// registers. Everything else is reported on cfg.Handler or cfg.Events,
+// ending with Closed. An invalid Config is reported as an immediate Closed
+// event. Cancelling ctx closes the connection without QUIT.
 func Dial(ctx context.Context, cfg Config) *Conn {
 	cfg, dec, cfgErr := cfg.withDefaults()
 	c := &Conn{
-		cfg:        cfg,
-		dec:        dec,
-		log:        cfg.Logger,
-		events:     cfg.Events,
-		start:      time.Now(),
-		parent:     ctx,
-		queue:      make(chan outLine, cfg.QueueSize),
-		ctrl:       make(chan outLine, ctrlQueueSize),
-		registered: make(chan struct{}),
-		done:       make(chan struct{}),
-		nick:       cfg.Nick,
+		cfg:    cfg,
+		dec:    dec,
+		log:    cfg.Logger,
+		parent: ctx,
+		done:   make(chan struct{}),
+		nick:   cfg.Nick,
 	}
 	c.ctx, c.cancel = context.WithCancel(ctx)
-	c.quitCtx, c.quitCancel = context.WithCancel(c.ctx)
-	c.isupport.Store(DefaultISupport())
+	c.isupport.Store(defaultISupport)
 	go c.run(cfgErr)
 	return c
 }
 
-// run is the supervisor goroutine: dial, register, then watch the timers
-// until the connection closes, and finally report Closed.
+// run is the connection's goroutine: it dials, registers and then reads
+// the socket until the connection closes, and finally reports Closed.
 func (c *Conn) run(cfgErr error) {
 	defer close(c.done)
-	defer c.quitCancel()
-	defer c.cancel()
+	if r := c.connect(cfgErr); r != nil {
+		r.loop()
+		c.disconnect(r)
+	}
+	c.cancel()
+	c.reportClosed()
+}
+
+// connect dials, queues the registration and returns the reader of the
+// socket, or nil when the connection failed (the cause is recorded).
+func (c *Conn) connect(cfgErr error) *reader {
 	if cfgErr != nil {
 		c.fail(cfgErr, StrError(cfgErr))
-		c.reportClosed()
-		return
+		return nil
 	}
 	nc, encrypted, err := c.dial()
 	if err != nil {
 		c.failParent()
 		c.fail(err, StrError(err))
-		c.reportClosed()
-		return
+		return nil
 	}
+	// From now on closing the connection (Close, a failure, the caller's
+	// context, the quit timer) closes the socket, which ends the read.
+	r := newReader(c, nc)
+	c.wg.Add(1)
+	r.stopCloser = context.AfterFunc(c.ctx, func() {
+		defer c.wg.Done()
+		nc.Close()
+	})
+	connected := time.Now()
+	reg := c.registrationLines()
 	c.mu.Lock()
-	c.netConn, c.encrypted, c.connected = nc, encrypted, time.Now()
+	c.netConn, c.encrypted, c.connected = nc, encrypted, connected
+	c.ctrl = append(c.ctrl, reg...)
+	c.startWriter()
 	c.mu.Unlock()
+	r.lastRecv = connected
+	r.setDeadline(connected.Add(c.cfg.RegistrationTimeout))
 	if encrypted {
 		c.emit(Progress{Conn: c, Text: "Connected to IRC server (encrypted)."})
 	} else {
 		c.emit(Progress{Conn: c, Text: "Connected to IRC server."})
 	}
-	c.lastRecv.Store(int64(time.Since(c.start)))
-	c.queueRegistration()
-	c.wg.Add(2)
-	go c.readLoop(nc)
-	go c.writeLoop(nc)
-	c.supervise()
-	nc.Close()
+	return r
+}
+
+// disconnect closes the socket once reading ended, and waits for the
+// writer.
+func (c *Conn) disconnect(r *reader) {
+	c.failParent()
+	c.fail(nil, closedText) // only when nothing else said why
+	if r.stopCloser() {
+		c.wg.Done() // the closer never ran
+	}
+	r.nc.Close()
+	c.mu.Lock()
+	c.ended = true
+	if c.quitTimer != nil {
+		c.quitTimer.Stop()
+	}
+	c.mu.Unlock()
 	if c.identRelease != nil {
 		c.identRelease()
 	}
 	c.wg.Wait()
-	c.reportClosed()
 }
 
-// queueRegistration queues [WEBIRC], [PASS], CAP LS 302, NICK and USER,
+// registrationLines returns [WEBIRC], [PASS], CAP LS 302, NICK and USER,
 // which the writer sends before anything from Send. NICK and USER do not
 // wait for the CAP LS reply: a server that supports CAP holds registration
 // until CAP END, and one that does not simply registers.
-func (c *Conn) queueRegistration() {
+func (c *Conn) registrationLines() []outLine {
+	var msgs []ircmsg.Message
 	if w := c.cfg.WebIRC; w != nil {
-		c.control(ircmsg.MakeMessage(nil, "", "WEBIRC", w.Password, w.Gateway, webircParam(w.Hostname), webircParam(w.IP)))
+		msgs = append(msgs, ircmsg.MakeMessage(nil, "", "WEBIRC", w.Password, w.Gateway, webircParam(w.Hostname), webircParam(w.IP)))
 	}
 	if c.cfg.Password != "" {
-		c.control(ircmsg.MakeMessage(nil, "", "PASS", c.cfg.Password))
+		msgs = append(msgs, ircmsg.MakeMessage(nil, "", "PASS", c.cfg.Password))
 	}
-	c.control(ircmsg.MakeMessage(nil, "", "CAP", "LS", "302"))
-	c.control(ircmsg.MakeMessage(nil, "", "NICK", c.cfg.Nick))
+	msgs = append(msgs, ircmsg.MakeMessage(nil, "", "CAP", "LS", "302"), ircmsg.MakeMessage(nil, "", "NICK", c.cfg.Nick))
 	user := ircmsg.MakeMessage(nil, "", "USER", c.cfg.Username, c.cfg.Hostname, "ignored", c.cfg.Realname)
 	user.ForceTrailing()
-	c.control(user)
-}
-
-// supervise runs the registration, keepalive and quit timers until the
-// connection is closing.
-func (c *Conn) supervise() {
-	regTimer := time.NewTimer(c.cfg.RegistrationTimeout)
-	defer regTimer.Stop()
-	registered := c.registered
-	quitDone := c.quitCtx.Done()
-	var (
-		pingC       <-chan time.Time
-		quitC       <-chan time.Time
-		pingSent    bool
-		pingSentAt  int64
-		pingMessage = ircmsg.MakeMessage(nil, "", "PING", "biboumi")
-	)
-	for {
-		select {
-		case <-c.ctx.Done():
-			c.failParent()
-			return
-		case <-registered:
-			registered = nil
-			regTimer.Stop()
-			ticker := time.NewTicker(c.cfg.PingInterval)
-			defer ticker.Stop()
-			pingC = ticker.C
-		case <-regTimer.C:
-			c.fail(ErrRegistrationTimeout, StrError(ErrRegistrationTimeout))
-		case <-pingC:
-			if pingSent && c.lastRecv.Load() < pingSentAt {
-				c.fail(ErrPingTimeout, StrError(ErrPingTimeout))
-				continue
-			}
-			pingSent, pingSentAt = true, int64(time.Since(c.start))
-			c.tryControl(pingMessage)
-		case <-quitDone:
-			quitDone = nil
-			t := time.NewTimer(c.cfg.QuitTimeout)
-			defer t.Stop()
-			quitC = t.C
-		case <-quitC:
-			c.log.Debug("server did not close the connection after QUIT")
-			c.fail(nil, closedText)
+	msgs = append(msgs, user)
+	lines := make([]outLine, 0, len(msgs))
+	for _, m := range msgs {
+		if b, ok := c.serialize(m); ok {
+			lines = append(lines, outLine{b: b})
 		}
 	}
+	return lines
 }
 
 // failParent records the caller's context error as the cause, if that is
@@ -222,7 +218,8 @@ func (c *Conn) failParent() {
 }
 
 // fail records why the connection ends (the first call wins) and starts
-// closing it. err nil means a closure the owner asked for.
+// closing it: cancelling ctx closes the socket. err nil means a closure the
+// owner asked for.
 func (c *Conn) fail(err error, text string) {
 	c.mu.Lock()
 	if !c.causeSet {
@@ -256,60 +253,116 @@ func (c *Conn) abort(err error, text string) {
 		return
 	}
 	c.closing, c.causeSet, c.cause, c.causeText = true, true, err, text
+	c.startQuit()
 	c.mu.Unlock()
 	c.log.Debug("irc connection aborted", "err", err)
 	quit := ircmsg.MakeMessage(nil, "", "QUIT", text)
 	quit.ForceTrailing()
 	c.control(quit)
-	c.quitCancel()
 }
 
-// emit delivers ev to the owner, giving up when the connection is closing.
+// startQuit ends the throttling of queued lines, so that QUIT is not stuck
+// behind them, and starts the quit timer. c.mu is held.
+func (c *Conn) startQuit() {
+	c.quitting = true
+	if c.limitCancel != nil {
+		c.limitCancel()
+	}
+	if c.quitTimer == nil && !c.ended {
+		c.quitTimer = time.AfterFunc(c.cfg.QuitTimeout, func() {
+			c.log.Debug("server did not close the connection after QUIT")
+			c.fail(nil, closedText)
+		})
+	}
+}
+
+// emit delivers ev to the owner: it calls Config.Handler, or sends on
+// Config.Events, giving up when the connection is closing. It returns false
+// when the connection is closing.
 func (c *Conn) emit(ev Event) bool {
-	if c.events == nil {
+	if h := c.cfg.Handler; h != nil {
+		if c.ctx.Err() != nil {
+			return false
+		}
+		h(ev)
+		return c.ctx.Err() == nil
+	}
+	if c.cfg.Events == nil {
 		return c.ctx.Err() == nil
 	}
 	select {
-	case c.events <- ev:
+	case c.cfg.Events <- ev:
 		return true
 	case <-c.ctx.Done():
 		return false
 	}
 }
 
-// reportClosed delivers the Closed event. It waits for the owner unless the
-// caller's context is done; then it is delivered only if the channel has room
-// or the owner is receiving.
+// reportClosed delivers the Closed event. Config.Handler is always called.
+// A send on Config.Events waits for the owner unless the caller's context is
+// done; then it is delivered only if the channel has room or the owner is
+// receiving.
 func (c *Conn) reportClosed() {
 	c.mu.Lock()
 	ev := Closed{Conn: c, Err: c.cause, Text: c.causeText}
 	c.mu.Unlock()
-	if c.events == nil {
+	if h := c.cfg.Handler; h != nil {
+		h(ev)
+		return
+	}
+	events := c.cfg.Events
+	if events == nil {
 		return
 	}
 	select {
-	case c.events <- ev:
+	case events <- ev:
 		return
 	default:
 	}
 	select {
-	case c.events <- ev:
+	case events <- ev:
 	case <-c.parent.Done():
 	}
+}
+
+// serialize turns one of the connection's own lines into bytes.
+func (c *Conn) serialize(m ircmsg.Message) ([]byte, bool) {
+	b, err := m.LineBytesStrict(true, maxLineBytes)
+	if err != nil && err != ircmsg.ErrorBodyTooLong {
+		c.log.Warn("cannot serialize IRC line", "command", m.Command, "err", err)
+		return nil, false
+	}
+	return b, true
 }
 
 // control queues one of the connection's own lines, waiting while the
 // control queue is full unless the connection is closing.
 func (c *Conn) control(m ircmsg.Message) {
-	b, err := m.LineBytesStrict(true, maxLineBytes)
-	if err != nil && err != ircmsg.ErrorBodyTooLong {
-		c.log.Warn("cannot serialize IRC line", "command", m.Command, "err", err)
+	b, ok := c.serialize(m)
+	if !ok {
 		return
 	}
-	select {
-	case c.ctrl <- outLine{b: b}:
-	case <-c.ctx.Done():
+	c.mu.Lock()
+	for len(c.ctrl) >= ctrlQueueSize {
+		if c.ctx.Err() != nil {
+			c.mu.Unlock()
+			return
+		}
+		if c.ctrlRoom == nil {
+			c.ctrlRoom = make(chan struct{})
+		}
+		room := c.ctrlRoom
+		c.mu.Unlock()
+		select {
+		case <-room:
+		case <-c.ctx.Done():
+			return
+		}
+		c.mu.Lock()
 	}
+	c.ctrl = append(c.ctrl, outLine{b: b})
+	c.startWriter()
+	c.mu.Unlock()
 }
 
 // tryControl queues one of the connection's own lines unless the control
@@ -319,10 +372,12 @@ func (c *Conn) tryControl(m ircmsg.Message) {
 	if err != nil {
 		return
 	}
-	select {
-	case c.ctrl <- outLine{b: b}:
-	default:
+	c.mu.Lock()
+	if len(c.ctrl) < ctrlQueueSize {
+		c.ctrl = append(c.ctrl, outLine{b: b})
+		c.startWriter()
 	}
+	c.mu.Unlock()
 }
 
 // Send queues m for the writer. It never blocks: it returns ErrQueueFull when
@@ -414,12 +469,12 @@ func (c *Conn) enqueue(l outLine) error {
 	if c.closing {
 		return ErrClosed
 	}
-	select {
-	case c.queue <- l:
-		return nil
-	default:
+	if len(c.queue) >= c.cfg.QueueSize {
 		return ErrQueueFull
 	}
+	c.queue = append(c.queue, l)
+	c.startWriter()
+	return nil
 }
 
 // Quit sends "QUIT :reason" after the lines already queued, which are no
@@ -444,24 +499,18 @@ func (c *Conn) Quit(reason string) {
 	c.closing, c.quitting = true, true
 	connected := c.netConn != nil
 	if connected {
-		select {
-		case c.queue <- outLine{b: b}:
-		default:
-			dropped := 0
-			for len(c.queue) > 0 {
-				<-c.queue
-				dropped++
-			}
-			c.log.Warn("send queue full at QUIT: dropped lines", "count", dropped)
-			c.queue <- outLine{b: b} // only the writer takes from the queue now
+		if len(c.queue) >= c.cfg.QueueSize {
+			c.log.Warn("send queue full at QUIT: dropped lines", "count", len(c.queue))
+			c.queue = nil
 		}
+		c.queue = append(c.queue, outLine{b: b})
+		c.startQuit()
+		c.startWriter()
 	}
 	c.mu.Unlock()
 	if !connected {
 		c.fail(nil, closedText)
-		return
 	}
-	c.quitCancel()
 }
 
 // Close closes the connection at once, without QUIT. Closed follows, with a
@@ -471,7 +520,8 @@ func (c *Conn) Close() {
 }
 
 // Done returns a channel closed when every goroutine of the connection has
-// exited, after the Closed event was delivered (or given up on).
+// exited, after the Closed event was delivered (or given up on) and, with
+// Config.Handler, after the Handler returned from it.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Nick returns our current nick: the requested one until 001, then the one
@@ -545,7 +595,10 @@ func (c *Conn) Encrypted() (tls bool, since time.Time) {
 	return c.encrypted, c.connected
 }
 
+// setNick records our nick, copied from the line it came in (which it
+// would otherwise keep alive).
 func (c *Conn) setNick(nick string) {
+	nick = strings.Clone(nick)
 	c.mu.Lock()
 	c.nick = nick
 	c.mu.Unlock()

@@ -2,8 +2,8 @@ package ircclient
 
 import "github.com/ergochat/irc-go/ircmsg"
 
-// Event is what a Conn reports to its owner on Config.Events. The set is
-// closed: Progress, Registered, Line and Closed.
+// Event is what a Conn reports to its owner, through Config.Handler or on
+// Config.Events. The set is closed: Progress, Registered, Line and Closed.
 type Event interface{ isEvent() }
 
 // Progress is a gateway message about the connection attempt, with

@@ -116,7 +116,9 @@ func (is *ISupport) apply(params []string) *ISupport {
 		if _, known := tokens[name]; !known && len(tokens) >= maxISupportTokens {
 			continue // a server flooding us with tokens gets no more memory
 		}
-		tokens[name] = unescapeISupport(value)
+		// Copies: the strings of the line would keep all of it (tags
+		// included) alive as long as the snapshot.
+		tokens[strings.Clone(name)] = strings.Clone(unescapeISupport(value))
 	}
 	return newISupport(tokens)
 }

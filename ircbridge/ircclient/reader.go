@@ -6,6 +6,7 @@ import (
 	"golang.org/x/text/encoding"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -50,53 +51,124 @@ const (
 	maxOfferedCaps = 512
 )
 
-// reader is the state owned by the reader goroutine.
+// reader is the state of the connection's goroutine while it reads the
+// socket. It lives on the heap rather than on that goroutine's stack, which
+// then stays small enough for the garbage collector to shrink it.
 type reader struct {
-	c       *Conn
+	c          *Conn
+	nc         net.Conn
+	lr         ircreader.Reader
+	stopCloser func() bool // stops the closing of nc when ctx is done
+
 	state   capState
 	pending int               // CAP REQs of the registration without ACK or NAK yet
 	sasl    saslState         // SASL progress
-	offered map[string]string // CAP LS/NEW: name → value
+	offered map[string]string // CAP LS/NEW during registration: name → value
 	ls      []string          // tokens of a multi-line CAP LS in progress
 	regDone bool              // 001 received
 	aborted bool              // the connection is ending: report nothing more
 	refusal string            // 463/464/465 received: the ERROR that follows is a refusal
+
+	// The keepalive (see timedOut).
+	lastRecv time.Time // when the last line was received
+	pingAt   time.Time // when the keepalive PING went out; zero before the first
 }
 
-// readLoop is the reader goroutine: it reads, parses, decodes and handles
-// lines until the socket fails, the server sends ERROR, or the owner is gone.
-func (c *Conn) readLoop(nc net.Conn) {
-	defer c.wg.Done()
-	r := reader{c: c, offered: make(map[string]string)}
+// pingMessage is the keepalive PING.
+var pingMessage = ircmsg.MakeMessage(nil, "", "PING", "biboumi")
+
+func newReader(c *Conn, nc net.Conn) *reader {
+	r := &reader{c: c, nc: nc}
 	if c.cfg.SASL != nil {
 		r.sasl = saslWant
 	}
-	var lr ircreader.Reader
-	lr.Initialize(nc, 512, maxReadBytes)
+	r.lr.Initialize(nc, 512, maxReadBytes)
+	return r
+}
+
+// loop reads, parses, decodes and handles lines until the socket fails,
+// the server sends ERROR, a timer expires, or the connection is closing.
+// It does nothing else than reading, so that the stack is shallow while it
+// waits.
+func (r *reader) loop() {
 	for {
-		raw, err := lr.ReadLine()
+		raw, err := r.lr.ReadLine()
+		var more bool
 		if err != nil {
-			// ErrReadQ (a line over maxReadBytes) is fatal too: ircreader
-			// cannot skip the rest of an over-long line.
-			if errors.Is(err, io.EOF) {
-				c.fail(fmt.Errorf("ircclient: server closed the connection: %w", err), closedText)
-			} else {
-				c.fail(fmt.Errorf("ircclient: read: %w", err), StrError(err))
-			}
-			return
+			more = r.readFailed(err)
+		} else {
+			more = r.received(raw)
 		}
-		c.lastRecv.Store(int64(time.Since(c.start)))
-		if c.log.Enabled(c.ctx, levelTrace) {
-			c.log.Log(c.ctx, levelTrace, "irc recv", "line", strings.ToValidUTF8(string(raw), "\uFFFD"))
-		}
-		msg, ok := c.parse(raw)
-		if !ok {
-			continue
-		}
-		if !r.handle(msg) {
+		if !more {
 			return
 		}
 	}
+}
+
+// received handles one line from the server; false means reading must stop.
+func (r *reader) received(raw []byte) bool {
+	c := r.c
+	r.lastRecv = time.Now()
+	if c.log.Enabled(c.ctx, levelTrace) {
+		c.log.Log(c.ctx, levelTrace, "irc recv", "line", strings.ToValidUTF8(string(raw), "\uFFFD"))
+	}
+	msg, ok := c.parse(raw)
+	if !ok {
+		return true
+	}
+	return r.handle(msg)
+}
+
+// readFailed handles a read error; false means reading must stop.
+func (r *reader) readFailed(err error) bool {
+	c := r.c
+	if errors.Is(err, os.ErrDeadlineExceeded) && c.ctx.Err() == nil {
+		// ircreader keeps a partial line across timeouts.
+		return r.timedOut()
+	}
+	c.failParent() // the socket was closed because ctx is done
+	// ErrReadQ (a line over maxReadBytes) is fatal too: ircreader cannot
+	// skip the rest of an over-long line.
+	if errors.Is(err, io.EOF) {
+		c.fail(fmt.Errorf("ircclient: server closed the connection: %w", err), closedText)
+	} else {
+		c.fail(fmt.Errorf("ircclient: read: %w", err), StrError(err))
+	}
+	return false
+}
+
+// setDeadline sets the read deadline; false means the connection ends.
+func (r *reader) setDeadline(t time.Time) bool {
+	if err := r.nc.SetReadDeadline(t); err != nil {
+		r.c.fail(fmt.Errorf("ircclient: read: %w", err), StrError(err))
+		return false
+	}
+	return true
+}
+
+// timedOut handles the expiry of the read deadline, which is how the
+// connection's timers work without a goroutine of their own; false means
+// the connection ends. Before 001 the deadline is the end of
+// RegistrationTimeout. After it, a PING goes out each time the deadline
+// expires, and the next deadline is PingInterval later: when nothing at all
+// arrived in that interval, the server is gone.
+func (r *reader) timedOut() bool {
+	c := r.c
+	if !r.regDone {
+		c.fail(ErrRegistrationTimeout, StrError(ErrRegistrationTimeout))
+		return false
+	}
+	now := time.Now()
+	if !r.pingAt.IsZero() && r.lastRecv.Before(r.pingAt) {
+		// The PING went out just before this read began: the server
+		// really sent nothing for a whole interval. (Time spent in the
+		// owner's hands only delays the next PING.)
+		c.fail(ErrPingTimeout, StrError(ErrPingTimeout))
+		return false
+	}
+	r.pingAt = now
+	c.tryControl(pingMessage)
+	return r.setDeadline(now.Add(c.cfg.PingInterval))
 }
 
 // parse turns a raw line into a message whose source, parameters and tag
@@ -268,7 +340,12 @@ func (r *reader) welcome(msg ircmsg.Message) bool {
 	if len(msg.Params) > 0 && msg.Params[0] != "" && msg.Params[0] != "*" {
 		c.setNick(msg.Params[0])
 	}
-	close(c.registered)
+	// Registration is over: the keepalive replaces its deadline, and the
+	// capabilities offered are no longer needed.
+	r.offered = nil
+	if !r.setDeadline(time.Now().Add(c.cfg.PingInterval)) {
+		return false
+	}
 	return c.emit(Registered{Conn: c, Nick: c.Nick(), ISupport: c.isupport.Load()})
 }
 
@@ -331,6 +408,7 @@ func (r *reader) handleCAP(msg ircmsg.Message) {
 			r.sasl = saslReq
 			r.request([]string{"sasl"}) // alone: a NAK of it is unambiguous
 		}
+		r.offered = nil // read only up to here
 		r.maybeEnd()
 	case "ACK":
 		acked := strings.Fields(last)
@@ -339,7 +417,7 @@ func (r *reader) handleCAP(msg ircmsg.Message) {
 			if name, ok := strings.CutPrefix(tok, "-"); ok {
 				c.caps = slices.DeleteFunc(c.caps, func(s string) bool { return s == name })
 			} else if !slices.Contains(c.caps, tok) {
-				c.caps = append(c.caps, tok)
+				c.caps = append(c.caps, strings.Clone(tok)) // not a piece of the whole line
 			}
 		}
 		slices.Sort(c.caps)
@@ -386,9 +464,16 @@ func (r *reader) handleCAP(msg ircmsg.Message) {
 }
 
 // offer records an offered capability ("name" or "name=value") and returns
-// its name.
+// its name. Offers are only recorded until the registration's CAP LS reply
+// is complete: nothing reads them later.
 func (r *reader) offer(tok string) string {
 	name, value, _ := strings.Cut(tok, "=")
+	if r.state != capWaitLS {
+		return name
+	}
+	if r.offered == nil {
+		r.offered = make(map[string]string)
+	}
 	if _, known := r.offered[name]; known || len(r.offered) < maxOfferedCaps {
 		r.offered[name] = value
 	}
