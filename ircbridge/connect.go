@@ -106,7 +106,7 @@ func (s *Session) dial(srv *ircServer, first bool) {
 		Fallback:     enc,
 		PingInterval: s.cfg.PingInterval,
 		Logger:       s.log.With("server", srv.name),
-		Events:       s.irc,
+		Handler:      s.ircHandler,
 	}
 	if srv.limiter != nil {
 		cfg.Limiter = srv.limiter

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"biboumi/internal/metrics"
 
@@ -112,12 +111,7 @@ func (g *Gateway) disconnect(user jid.JID, servers []string, msg string, drop bo
 	if s == nil {
 		return false
 	}
-	select {
-	case s.control <- evDisconnect{servers: servers, msg: msg, drop: drop}:
-		return true
-	case <-time.After(time.Second):
-		return false
-	}
+	return s.put(mailItem{kind: mailControl, control: &evDisconnect{servers: servers, msg: msg, drop: drop}})
 }
 
 // New returns a Gateway that sends its stanzas through out and keeps its
@@ -239,35 +233,27 @@ func (g *Gateway) post(from jid.JID, ev event) bool {
 		s = newSession(g, from.Bare())
 		g.sessions[key] = s
 		g.cfg.Load().Metrics.AddUsers(1)
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			s.run()
-		}()
+		g.wg.Add(1) // until retire
 	}
 	if !s.rate.Allow() {
 		return false
 	}
-	select {
-	case s.events <- ev:
-		return true
-	default:
-		return false
-	}
+	return s.postEvent(ev)
 }
 
-// retire removes s from the registry if it has nothing left to do. It is
-// called by s's own goroutine; true means the goroutine must return.
+// retire removes s from the registry if its mailbox is empty. It is called
+// by s's worker; true means the session is over.
 func (g *Gateway) retire(s *Session) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(s.events) > 0 {
+	if !s.retireLocked() {
 		return false
 	}
 	if g.sessions[s.key] == s {
 		delete(g.sessions, s.key)
 		g.cfg.Load().Metrics.AddUsers(-1)
 	}
+	g.wg.Done()
 	return true
 }
 
@@ -279,10 +265,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	g.closing = true
 	for _, s := range g.sessions {
-		select {
-		case s.shutdown <- struct{}{}:
-		default:
-		}
+		s.put(mailItem{kind: mailShutdown})
 	}
 	g.mu.Unlock()
 

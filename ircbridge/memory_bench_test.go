@@ -142,13 +142,18 @@ func memSnapshot() memStats {
 // the number of people in its channels: occupant lists are shared between
 // the users who see the same channel (occupants.go). Without the sharing,
 // each of 200 users holds 200 occupants (about 30 KiB more per user than
-// with 50).
+// with 50). It also checks that an idle user costs one goroutine.
 func TestMemoryFlatInRoomSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("joins 250 users")
 	}
 	small, _, _ := memoryPerUser(t, 50)
-	large, _, _ := memoryPerUser(t, 200)
+	large, _, goroutines := memoryPerUser(t, 200)
+	// An idle user is its IRC connection's reader, nothing more: the
+	// session's worker runs only while it has work (mailbox.go).
+	if goroutines > 1.01 {
+		t.Errorf("%.2f goroutines per idle user, want 1", goroutines)
+	}
 	t.Logf("heap per user: %.0f B with 50 users in the channel, %.0f B with 200", small, large)
 	if large > small+4096 {
 		t.Errorf("heap per user grows with the channel: %.0f B at 50 users, %.0f B at 200", small, large)

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,20 +44,18 @@ func (evIQ) isEvent()       {}
 // Session is the gateway state of one XMPP user (bare JID): the IRC
 // connections, rooms and resources of that user.
 //
-// All fields are owned by the goroutine running run; other goroutines talk
-// to it only through events (from the Gateway), irc (from its IRC
-// connections) and shutdown.
+// Other goroutines talk to a session only through its mailbox (see
+// mailbox.go); every other field is owned by the session's worker.
 type Session struct {
-	g        *Gateway
-	owner    jid.JID // bare
-	key      string  // owner.String()
-	ctx      context.Context
-	cancel   context.CancelFunc
-	events   chan event
-	irc      chan ircclient.Event
-	shutdown chan struct{}
-	control  chan evDisconnect // from admin commands
-	rate     *rate.Limiter     // stanzas from the user; used by Gateway.post
+	g       *Gateway
+	owner   jid.JID // bare
+	key     string  // owner.String()
+	ctx     context.Context
+	cancel  context.CancelFunc
+	mb      mailbox
+	workers sync.WaitGroup // the worker, while one runs
+	timer   *time.Timer    // a tick while requests are pending
+	rate    *rate.Limiter  // stanzas from the user; used by Gateway.post
 	// published is the list of connected servers, for admin commands run
 	// in other sessions.
 	published atomic.Pointer[[]string]
@@ -68,7 +67,6 @@ type Session struct {
 	// event so that a new join to the same server gets a new connection.
 	retiring map[*ircclient.Conn]*ircServer
 	pending  pending
-	ticker   *time.Ticker // runs while requests are pending
 	// global caches the user's global options (nil until first read).
 	global *store.GlobalOptions
 	adhoc  map[string]*adhocSession // by adhocKey
@@ -78,16 +76,13 @@ type Session struct {
 func newSession(g *Gateway, owner jid.JID) *Session {
 	cfg := g.cfg.Load()
 	ctx, cancel := context.WithCancel(g.ctx)
-	return &Session{
+	s := &Session{
 		g:        g,
 		owner:    owner,
 		key:      owner.String(),
 		ctx:      ctx,
 		cancel:   cancel,
-		events:   make(chan event, cfg.QueueSize),
-		irc:      make(chan ircclient.Event, 64),
-		shutdown: make(chan struct{}, 1),
-		control:  make(chan evDisconnect),
+		mb:       mailbox{ircSpace: make(chan struct{}, 1)},
 		rate:     rate.NewLimiter(rate.Limit(cfg.Limits.StanzaRate), cfg.Limits.StanzaBurst),
 		adhoc:    make(map[string]*adhocSession),
 		log:      cfg.Logger.With("user", owner.String()),
@@ -95,52 +90,11 @@ func newSession(g *Gateway, owner jid.JID) *Session {
 		retiring: make(map[*ircclient.Conn]*ircServer),
 		pending:  pending{toXMPP: make(map[string]*pendingXMPP)},
 	}
-}
-
-// run is the session's goroutine. It returns when the session has no IRC
-// connection and no pending event, or when the gateway's context ends.
-func (s *Session) run() {
-	defer s.cancel()
-	defer s.closeAll()
-	defer s.stopTicker()
-	for {
-		s.cfg = s.g.cfg.Load()
-		var tick <-chan time.Time
-		if s.ticker != nil {
-			tick = s.ticker.C
-		}
-		select {
-		case now := <-tick:
-			s.safely(func() { s.expirePending(now); s.expireAdhoc(now); s.reconnectDue(now) })
-		case ev := <-s.events:
-			s.safely(func() { s.handleEvent(ev) })
-		case ev := <-s.irc:
-			s.safely(func() { s.handleIRC(ev) })
-		case <-s.shutdown:
-			s.safely(s.handleShutdown)
-		case ev := <-s.control:
-			s.safely(func() { s.disconnect(ev.servers, ev.msg, ev.drop) })
-		case <-s.ctx.Done():
-			return
-		}
-		idle := s.pending.empty() && len(s.adhoc) == 0 && !s.reconnectingAny()
-		switch {
-		case idle:
-			s.stopTicker()
-		case s.ticker == nil:
-			s.ticker = time.NewTicker(min(time.Second, s.cfg.ReconnectMin))
-		}
-		if idle && len(s.servers) == 0 && len(s.retiring) == 0 && s.g.retire(s) {
-			return
-		}
-	}
-}
-
-func (s *Session) stopTicker() {
-	if s.ticker != nil {
-		s.ticker.Stop()
-		s.ticker = nil
-	}
+	// When the gateway gives up waiting (Shutdown's deadline), the
+	// connections close at once. The session's own end cancels ctx too;
+	// the session is retired by then and the item is refused.
+	context.AfterFunc(ctx, func() { s.put(mailItem{kind: mailStop}) })
+	return s
 }
 
 // safely runs f, turning a panic into a log entry so that one bad event

@@ -1,0 +1,258 @@
+package ircbridge
+
+import (
+	"sync"
+	"time"
+
+	"biboumi/ircbridge/ircclient"
+)
+
+// A session has no goroutine of its own while it has nothing to do: what
+// arrives for it (stanzas from the Gateway, IRC events from its
+// connections, timer ticks, admin requests) goes into its mailbox, and a
+// worker goroutine is started to drain the mailbox when it was empty; the
+// worker exits once the mailbox is empty again. At most one worker runs at
+// a time, so the session's state has one owner at any moment, as with a
+// dedicated goroutine, but an idle user costs no goroutine stack (a user
+// in a quiet channel is idle almost all the time). The mailbox keeps
+// arrival order.
+
+// ircBacklog is how many IRC events may wait in a mailbox. A connection
+// with more to deliver waits (it stops reading its socket), which slows
+// that one IRC server down rather than growing memory.
+const ircBacklog = 64
+
+// mailItem is one thing for the worker: an event, an IRC event, or one of
+// the internal requests below.
+type mailItem struct {
+	ev      event
+	irc     ircclient.Event
+	control *evDisconnect
+	kind    mailKind
+}
+
+type mailKind uint8
+
+const (
+	mailEvent    mailKind = iota // ev, from the Gateway
+	mailIRC                      // irc, from a connection
+	mailControl                  // control, from an admin command
+	mailTick                     // the timer of pending requests fired
+	mailShutdown                 // the gateway is shutting down
+	mailStop                     // the gateway's context ended: close everything now
+)
+
+// mailbox is the queue of a session. Its fields are guarded by mu; the
+// worker owns the session's other fields.
+type mailbox struct {
+	mu       sync.Mutex
+	items    []mailItem
+	head     int           // items[head:] are waiting
+	events   int           // mailEvent items waiting
+	ircs     int           // mailIRC items waiting
+	ircSpace chan struct{} // signalled when ircs drops below ircBacklog
+	running  bool          // a worker is draining
+	retired  bool          // the session left the registry: nothing more is accepted
+}
+
+// put appends it and starts a worker if none is running. It reports false
+// when the session is retired.
+func (s *Session) put(it mailItem) bool {
+	s.mb.mu.Lock()
+	defer s.mb.mu.Unlock()
+	return s.putLocked(it)
+}
+
+func (s *Session) putLocked(it mailItem) bool {
+	mb := &s.mb
+	if mb.retired {
+		return false
+	}
+	mb.items = append(mb.items, it)
+	switch it.kind {
+	case mailEvent:
+		mb.events++
+	case mailIRC:
+		mb.ircs++
+	}
+	if !mb.running {
+		mb.running = true
+		s.workers.Add(1)
+		go s.work()
+	}
+	return true
+}
+
+// postEvent queues a stanza event unless the session's queue is full
+// (Config.QueueSize) or the session is retired. The caller holds the
+// Gateway's lock.
+func (s *Session) postEvent(ev event) bool {
+	s.mb.mu.Lock()
+	defer s.mb.mu.Unlock()
+	if s.mb.events >= s.g.cfg.Load().QueueSize {
+		return false
+	}
+	return s.putLocked(mailItem{kind: mailEvent, ev: ev})
+}
+
+// ircHandler is the Handler of the session's IRC connections: it queues
+// ev, waiting while ircBacklog events are already waiting. It gives up
+// when the session's context ends.
+func (s *Session) ircHandler(ev ircclient.Event) {
+	s.mb.mu.Lock()
+	for s.mb.ircs >= ircBacklog && !s.mb.retired {
+		s.mb.mu.Unlock()
+		select {
+		case <-s.mb.ircSpace:
+		case <-s.ctx.Done():
+			return
+		}
+		s.mb.mu.Lock()
+	}
+	s.putLocked(mailItem{kind: mailIRC, irc: ev})
+	s.mb.mu.Unlock()
+}
+
+// take returns the next item; ok is false when the mailbox is empty.
+func (s *Session) take() (it mailItem, ok bool) {
+	mb := &s.mb
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if mb.head == len(mb.items) {
+		return it, false
+	}
+	it = mb.items[mb.head]
+	mb.items[mb.head] = mailItem{}
+	mb.head++
+	if mb.head == len(mb.items) {
+		// Empty: release the array, so an idle session holds none.
+		mb.items, mb.head = nil, 0
+	}
+	switch it.kind {
+	case mailEvent:
+		mb.events--
+	case mailIRC:
+		if mb.ircs == ircBacklog {
+			select {
+			case mb.ircSpace <- struct{}{}:
+			default:
+			}
+		}
+		mb.ircs--
+	}
+	return it, true
+}
+
+// work is the worker goroutine: it handles items until the mailbox is
+// empty, then arms the timer if requests are pending, or retires the
+// session if it has nothing left at all.
+func (s *Session) work() {
+	defer s.workers.Done()
+	for {
+		it, ok := s.take()
+		if !ok {
+			if s.idleOrExit() {
+				return
+			}
+			continue
+		}
+		if s.ctx.Err() != nil && it.kind != mailStop {
+			continue // stopping: what is left is dropped
+		}
+		s.cfg = s.g.cfg.Load()
+		switch it.kind {
+		case mailEvent:
+			s.safely(func() { s.handleEvent(it.ev) })
+		case mailIRC:
+			s.safely(func() { s.handleIRC(it.irc) })
+		case mailControl:
+			s.safely(func() { s.disconnect(it.control.servers, it.control.msg, it.control.drop) })
+		case mailTick:
+			s.timer = nil // single-shot: idleOrExit arms it again if needed
+			s.safely(func() {
+				now := time.Now()
+				s.expirePending(now)
+				s.expireAdhoc(now)
+				s.reconnectDue(now)
+			})
+		case mailShutdown:
+			s.safely(s.handleShutdown)
+		case mailStop:
+			s.stop()
+		}
+	}
+}
+
+// idleOrExit runs when the mailbox is empty. It reports true when the
+// worker must return: the session is retired, or it is waiting for
+// input. It reports false when an item arrived meanwhile.
+func (s *Session) idleOrExit() bool {
+	if s.ctx.Err() == nil {
+		idle := s.pending.empty() && len(s.adhoc) == 0 && !s.reconnectingAny()
+		if !idle {
+			s.armTimer()
+		} else {
+			s.stopTimer()
+		}
+		if !idle || len(s.servers) > 0 || len(s.retiring) > 0 {
+			return s.release()
+		}
+	}
+	// Nothing left: leave the registry, unless something arrived.
+	s.stopTimer()
+	if !s.g.retire(s) {
+		return false
+	}
+	s.cancel()
+	return true
+}
+
+// retireLocked marks the session retired if its mailbox is empty; the
+// caller holds the Gateway's lock and removes it from the registry.
+func (s *Session) retireLocked() bool {
+	s.mb.mu.Lock()
+	defer s.mb.mu.Unlock()
+	if s.mb.head < len(s.mb.items) {
+		return false
+	}
+	s.mb.retired, s.mb.running = true, false
+	return true
+}
+
+// release ends this worker unless an item arrived: it reports whether the
+// worker must return.
+func (s *Session) release() bool {
+	s.mb.mu.Lock()
+	defer s.mb.mu.Unlock()
+	if s.mb.head < len(s.mb.items) {
+		return false
+	}
+	s.mb.running = false
+	return true
+}
+
+// armTimer makes sure a tick comes while requests are pending (answers
+// expire, ad-hoc sessions time out, reconnections are due).
+func (s *Session) armTimer() {
+	if s.timer != nil {
+		return
+	}
+	s.timer = time.AfterFunc(min(time.Second, s.cfg.ReconnectMin), func() {
+		s.put(mailItem{kind: mailTick})
+	})
+}
+
+// stopTimer is called by the worker; a tick already queued is harmless.
+func (s *Session) stopTimer() {
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+}
+
+// stop closes every connection at once (the gateway's context ended) and
+// waits for their goroutines.
+func (s *Session) stop() {
+	s.stopTimer()
+	s.closeAll()
+}

@@ -1,0 +1,113 @@
+package ircbridge
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// gatedSender blocks every stanza while its lock is held, like an XMPP
+// server that stopped reading.
+type gatedSender struct {
+	gate sync.Mutex
+	next Sender
+}
+
+func (g *gatedSender) pass() { g.gate.Lock(); g.gate.Unlock() }
+func (g *gatedSender) SendMessage(ctx context.Context, m Message) error {
+	g.pass()
+	return g.next.SendMessage(ctx, m)
+}
+func (g *gatedSender) SendPresence(ctx context.Context, p Presence) error {
+	g.pass()
+	return g.next.SendPresence(ctx, p)
+}
+func (g *gatedSender) SendIQ(ctx context.Context, iq IQ) error {
+	g.pass()
+	return g.next.SendIQ(ctx, iq)
+}
+
+// session returns the registered session of user (nil if none).
+func (g *Gateway) sessionOf(user string) *Session {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sessions[user]
+}
+
+func (s *Session) waitingIRC() int {
+	s.mb.mu.Lock()
+	defer s.mb.mu.Unlock()
+	return s.mb.ircs
+}
+
+// TestMailboxBackPressure checks that a session that cannot send holds at
+// most ircBacklog IRC events (its connection stops reading), and that
+// everything arrives, in order, once it can send again.
+func TestMailboxBackPressure(t *testing.T) {
+	h := newHarness(t)
+	gs := &gatedSender{next: h.rec}
+	h.g.out = gs
+	c := h.connect()
+	s := h.g.sessionOf("alice@localhost")
+	if s == nil {
+		t.Fatal("no session")
+	}
+	gs.gate.Lock()
+	const lines = 400
+	go func() {
+		for i := 0; i < lines; i++ {
+			if err := c.Write(":Bob!b@h PRIVMSG #test :line " + strconv.Itoa(i)); err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.waitingIRC() < ircBacklog {
+		if time.Now().After(deadline) {
+			t.Fatalf("the mailbox never filled: %d IRC events waiting", s.waitingIRC())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The connection waits now; give it a chance to overfill.
+	for i := 0; i < 50; i++ {
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+		if n := s.waitingIRC(); n > ircBacklog {
+			t.Fatalf("%d IRC events waiting, bound %d", n, ircBacklog)
+		}
+	}
+	gs.gate.Unlock()
+	for i := 0; i < lines; i++ {
+		h.rec.expect(t, "message", `body="line `+strconv.Itoa(i)+`"`)
+	}
+}
+
+// TestSessionRetires checks that a user who left every room costs nothing:
+// the session leaves the registry and no goroutine is left.
+func TestSessionRetires(t *testing.T) {
+	before := runtime.NumGoroutine()
+	h := newHarness(t)
+	c := h.connect()
+	h.g.HandlePresence(t.Context(), Presence{From: jid.MustParse("alice@localhost/phone"),
+		To: jid.MustParse(h.room() + "/Alice"), Type: stanza.UnavailablePresence})
+	c.Expect(t, "PART")
+	c.Send(t, ":Alice!a@127.0.0.1 PART #test")
+	c.Expect(t, "QUIT")
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.g.sessionOf("alice@localhost") != nil || runtime.NumGoroutine() > before+fakeircGoroutines {
+		if time.Now().After(deadline) {
+			t.Fatalf("session still registered (%v) or goroutines %d > %d", h.g.sessionOf("alice@localhost") != nil, runtime.NumGoroutine(), before+fakeircGoroutines)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// fakeircGoroutines is what a fakeirc server runs (its accept loop).
+const fakeircGoroutines = 1
