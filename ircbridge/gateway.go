@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"biboumi/internal/metrics"
+	"biboumi/ircbridge/ircclient"
 
 	"biboumi/store"
 	"golang.org/x/time/rate"
@@ -27,6 +28,9 @@ type Gateway struct {
 	store store.Store // nil: no archive, default options
 	arch  *archiver   // nil when store is nil
 	occ   *occupantTable
+	// isupport lets the connections to one IRC server share their
+	// ISUPPORT snapshots.
+	isupport ircclient.ISupportCache
 
 	ctx    context.Context // root of every session; cancelled by Shutdown's deadline
 	cancel context.CancelFunc

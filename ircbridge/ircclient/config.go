@@ -140,6 +140,9 @@ type Config struct {
 	QueueSize int
 	// Limiter, when non-nil, throttles lines queued with Send and SendRaw.
 	Limiter Limiter
+	// ISupportCache, when non-nil, is shared by connections that may get
+	// the same 005 lines: they then share their ISupport snapshots.
+	ISupportCache *ISupportCache
 
 	// Logger receives debug and warning logs (every line read and written
 	// at slog.LevelDebug-4, with PASS and AUTHENTICATE redacted); nil

@@ -308,7 +308,11 @@ func (r *reader) handle(msg ircmsg.Message) bool {
 		}
 	case "005":
 		if len(msg.Params) >= 2 {
-			c.isupport.Store(c.isupport.Load().apply(msg.Params[1 : len(msg.Params)-1]))
+			is := c.isupport.Load().apply(msg.Params[1 : len(msg.Params)-1])
+			if c.cfg.ISupportCache != nil {
+				is = c.cfg.ISupportCache.intern(is)
+			}
+			c.isupport.Store(is)
 		}
 	case "NICK":
 		if len(msg.Params) >= 1 {
