@@ -277,10 +277,10 @@ func (s *Session) disconnect(servers []string, msg string, drop bool) {
 			for _, res := range r.resourceList() {
 				s.sendSelfUnavailable(r, res, Presence{Status: msg, MUCUser: &MUCUser{Status: []int{StatusShutdown}}})
 			}
-			r.resources = map[string]jid.JID{}
+			r.resources = jidSet{}
 		}
 		srv.rooms = map[string]*room{}
-		srv.resources = map[string]jid.JID{}
+		srv.resources = jidSet{}
 		srv.conn.Close()
 		delete(s.servers, name)
 		s.retiring[srv.conn] = srv

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/ergochat/irc-go/ircmsg"
-	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 )
 
@@ -22,7 +21,7 @@ func (s *Session) adminRequest(iq IQ, addr Address, q *MUCAdmin) IQ {
 	if srv != nil {
 		r = srv.room(addr.Channel)
 	}
-	if r == nil || r.state != roomJoined || r.resources[iq.From.String()].Equal(jid.JID{}) {
+	if r == nil || r.state != roomJoined || !r.resources.has(iq.From.String()) {
 		return iq.Fail(newError(stanza.Cancel, stanza.NotAcceptable, "You are not joined to this room."))
 	}
 	it := q.Items[0]

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/ergochat/irc-go/ircmsg"
-	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 )
 
@@ -149,7 +148,7 @@ func (s *Session) ircTargetOf(iq IQ, addr Address) (*ircServer, string, *IQ) {
 	}
 	if addr.Kind == KindParticipant {
 		r := srv.room(addr.Channel)
-		if r == nil || r.state != roomJoined || r.resources[iq.From.String()].Equal(jid.JID{}) {
+		if r == nil || r.state != roomJoined || !r.resources.has(iq.From.String()) {
 			e := iq.Fail(newError(stanza.Cancel, stanza.NotAcceptable, ""))
 			return nil, "", &e
 		}

@@ -2,7 +2,6 @@ package ircbridge
 
 import (
 	"github.com/ergochat/irc-go/ircmsg"
-	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 )
 
@@ -17,7 +16,7 @@ func (s *Session) inviteFromXMPP(m Message, addr Address, inv *Invite) {
 	if srv != nil {
 		r = srv.room(addr.Channel)
 	}
-	if r == nil || r.state != roomJoined || r.resources[m.From.String()].Equal(jid.JID{}) {
+	if r == nil || r.state != roomJoined || !r.resources.has(m.From.String()) {
 		s.bounceMessage(m, newError(stanza.Modify, stanza.NotAcceptable, "You are not a participant in this room."))
 		return
 	}

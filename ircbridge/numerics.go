@@ -221,6 +221,7 @@ func (s *Session) onEndOfNames(srv *ircServer, m ircmsg.Message, args []string) 
 		delete(r.history, res.String())
 		s.sendSubject(r, res)
 	}
+	r.history = nil
 }
 
 // nickInUse reports 433: a gateway message, and a 409 conflict for every

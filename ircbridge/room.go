@@ -26,14 +26,14 @@ type room struct {
 	archName string
 	opts     store.ChannelOptions
 	// history holds the <history/> request of each joining resource until
-	// the join completes.
+	// the join completes (nil when none).
 	history map[string]*HistoryRequest
 	state   roomState
 	key     string // channel key from the join <password/>
 	// resources are the user's clients in the room; leaving are those
 	// that left while the PART echo is awaited.
-	resources map[string]jid.JID
-	leaving   map[string]jid.JID
+	resources jidSet
+	leaving   jidSet
 	occupants occupants
 	topic     string
 	topicBy   string
@@ -50,9 +50,6 @@ func newRoom(srv *ircServer, name string, j jid.JID, opts store.ChannelOptions) 
 		jid:       j,
 		archName:  opts.Channel,
 		opts:      opts,
-		history:   make(map[string]*HistoryRequest),
-		resources: make(map[string]jid.JID),
-		leaving:   make(map[string]jid.JID),
 		occupants: newOccupants(srv.occ, headKey(srv.name, srv.fold(name))),
 	}
 }
@@ -74,7 +71,15 @@ func (r *room) removeOccupant(nick string) *occupant {
 	return r.occupants.remove(r.srv.fold(nick))
 }
 
-func (r *room) resourceList() []jid.JID { return sortedJIDs(r.resources) }
+// setHistory keeps the <history/> request of a joining resource.
+func (r *room) setHistory(res jid.JID, h *HistoryRequest) {
+	if r.history == nil {
+		r.history = make(map[string]*HistoryRequest)
+	}
+	r.history[res.String()] = h
+}
+
+func (r *room) resourceList() []jid.JID { return r.resources.list() }
 
 // occupantList returns the occupants sorted by nick, for stable output.
 func (r *room) occupantList() []*occupant {

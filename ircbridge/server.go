@@ -1,7 +1,6 @@
 package ircbridge
 
 import (
-	"sort"
 	"time"
 
 	"biboumi/ircbridge/ircclient"
@@ -23,7 +22,7 @@ type ircServer struct {
 	// resources are the full JIDs of the user's clients that use this
 	// connection (joined or joining one of its rooms): they receive the
 	// gateway messages about it.
-	resources map[string]jid.JID
+	resources jidSet
 	motd      []string
 	// afterConnect are raw lines sent after 001, before the joins.
 	afterConnect []string
@@ -47,12 +46,10 @@ type ircServer struct {
 
 func newIRCServer(occ *occupantTable, name, nick string) *ircServer {
 	return &ircServer{
-		occ:       occ,
-		name:      name,
-		nick:      nick,
-		rooms:     make(map[string]*room),
-		resources: make(map[string]jid.JID),
-		partners:  make(map[string]bool),
+		occ:   occ,
+		name:  name,
+		nick:  nick,
+		rooms: make(map[string]*room),
 	}
 }
 
@@ -93,32 +90,19 @@ func (srv *ircServer) room(channel string) *room {
 
 // resourceList returns the resources in a stable order.
 func (srv *ircServer) resourceList() []jid.JID {
-	return sortedJIDs(srv.resources)
+	return srv.resources.list()
 }
 
 // dropResource forgets res on this server if it is in none of its rooms.
 func (srv *ircServer) dropResource(res jid.JID) {
 	k := res.String()
 	for _, r := range srv.rooms {
-		if _, ok := r.resources[k]; ok {
+		if r.resources.has(k) {
 			return
 		}
-		if _, ok := r.leaving[k]; ok {
+		if r.leaving.has(k) {
 			return
 		}
 	}
-	delete(srv.resources, k)
-}
-
-func sortedJIDs(m map[string]jid.JID) []jid.JID {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]jid.JID, len(keys))
-	for i, k := range keys {
-		out[i] = m[k]
-	}
-	return out
+	srv.resources.remove(k)
 }

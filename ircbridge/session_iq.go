@@ -120,7 +120,7 @@ func (s *Session) selfPing(iq IQ, addr Address) IQ {
 	if r == nil || r.state != roomJoined {
 		return iq.Fail(newError(stanza.Cancel, stanza.NotAcceptable, ""))
 	}
-	if _, ok := r.resources[iq.From.String()]; !ok {
+	if !r.resources.has(iq.From.String()) {
 		return iq.Fail(newError(stanza.Cancel, stanza.NotAcceptable, ""))
 	}
 	if addr.Nick == srv.nick {

@@ -93,7 +93,7 @@ func (s *Session) closed(srv *ircServer, ev ircclient.Closed) {
 		return
 	}
 	for _, r := range srv.rooms {
-		for _, res := range sortedJIDs(r.leaving) {
+		for _, res := range r.leaving.list() {
 			s.sendSelfUnavailable(r, res, Presence{})
 		}
 		for _, res := range r.resourceList() {
@@ -200,9 +200,9 @@ func (s *Session) onPart(srv *ircServer, m ircmsg.Message) {
 	}
 	nick := m.Nick()
 	if srv.isMe(nick) {
-		for _, res := range sortedJIDs(r.leaving) {
+		for _, res := range r.leaving.list() {
 			s.sendSelfUnavailable(r, res, Presence{Status: plainText(param(m, 1))})
-			delete(r.leaving, res.String())
+			r.leaving.remove(res.String())
 			srv.dropResource(res)
 		}
 		for _, res := range r.resourceList() {

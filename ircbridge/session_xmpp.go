@@ -74,15 +74,15 @@ func (s *Session) join(p Presence, addr Address) {
 		srv = s.connect(addr.Server, addr.Nick)
 	}
 	res := p.From
-	srv.resources[res.String()] = res
+	srv.resources.add(res)
 	r := srv.room(addr.Channel)
 	if r != nil {
-		r.resources[res.String()] = res
-		delete(r.leaving, res.String())
+		r.resources.add(res)
+		r.leaving.remove(res.String())
 		if r.state == roomJoined {
 			s.replayRoom(r, res, p.MUC.History)
 		} else {
-			r.history[res.String()] = p.MUC.History
+			r.setHistory(res, p.MUC.History)
 		}
 		return
 	}
@@ -90,9 +90,9 @@ func (s *Session) join(p Presence, addr Address) {
 	// spelling of it exists (escapes are not canonical).
 	r = newRoom(srv, addr.Channel, p.To.Bare(), s.channelOptions(addr.Server, addr.Channel))
 	r.key = p.MUC.Password
-	r.resources[res.String()] = res
+	r.resources.add(res)
 	s.applyCharset(srv, r)
-	r.history[res.String()] = p.MUC.History
+	r.setHistory(res, p.MUC.History)
 	srv.rooms[srv.fold(addr.Channel)] = r
 	if srv.registered {
 		s.sendJoin(srv, r)
@@ -154,7 +154,7 @@ func (s *Session) presenceUpdate(p Presence, addr Address) {
 		return
 	}
 	r := srv.room(addr.Channel)
-	if r == nil || r.resources[p.From.String()].Equal(jid.JID{}) {
+	if r == nil || !r.resources.has(p.From.String()) {
 		s.bouncePresence(p, newError(stanza.Modify, stanza.NotAcceptable, "You are not joined to this MUC."))
 		return
 	}
@@ -175,11 +175,11 @@ func (s *Session) leave(res jid.JID, addr Address, status string) {
 		return
 	}
 	k := res.String()
-	if _, ok := r.resources[k]; !ok {
+	if !r.resources.has(k) {
 		return // leaving a room never joined: ignored
 	}
-	delete(r.resources, k)
-	if n := len(r.resources); n > 0 {
+	r.resources.remove(k)
+	if n := r.resources.len(); n > 0 {
 		s.sendSelfUnavailable(r, res, Presence{Status: plural(n)})
 		srv.dropResource(res)
 		return
@@ -191,7 +191,7 @@ func (s *Session) leave(res jid.JID, addr Address, status string) {
 		return
 	}
 	if r.state == roomJoined {
-		r.leaving[k] = res
+		r.leaving.add(res)
 		s.ircSend(srv, ircmsg.MakeMessage(nil, "", "PART", r.name, status))
 		return
 	}
@@ -267,7 +267,7 @@ func (s *Session) handleClientError(m Message) {
 	}
 	for _, srv := range s.servers {
 		for _, r := range srv.rooms {
-			if _, ok := r.resources[m.From.String()]; ok {
+			if r.resources.has(m.From.String()) {
 				s.leave(m.From, Address{Kind: KindChannel, Server: srv.name, Channel: r.name}, "Error from remote client")
 			}
 		}
@@ -290,13 +290,13 @@ func (s *Session) groupchat(m Message, addr Address) {
 	if srv != nil {
 		r = srv.room(addr.Channel)
 	}
-	if r != nil && r.rejoin && !r.resources[m.From.String()].Equal(jid.JID{}) {
+	if r != nil && r.rejoin && !!r.resources.has(m.From.String()) {
 		if !srv.queueWhileDown(queuedLine{from: m.From, msg: m}) {
 			s.bounceMessage(m, newError(stanza.Wait, stanza.ResourceConstraint, "The IRC connection is being re-established and too many messages are waiting"))
 		}
 		return
 	}
-	if r == nil || r.state != roomJoined || r.resources[m.From.String()].Equal(jid.JID{}) {
+	if r == nil || r.state != roomJoined || !r.resources.has(m.From.String()) {
 		s.bounceMessage(m, newError(stanza.Modify, stanza.NotAcceptable, "You are not a participant in this room."))
 		return
 	}
@@ -402,6 +402,9 @@ func (s *Session) privateMessage(m Message, addr Address) {
 	}
 	if m.Body == "" {
 		return
+	}
+	if srv.partners == nil {
+		srv.partners = make(map[string]bool)
 	}
 	srv.partners[srv.fold(addr.Nick)] = true
 	var pieces []ircPiece

@@ -1,8 +1,8 @@
 package ircclient
 
 import (
-	"time"
 	"testing"
+	"time"
 
 	"biboumi/ircbridge/fakeirc"
 )
