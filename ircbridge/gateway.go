@@ -285,6 +285,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	g.cancel()
+	g.mu.Lock()
+	for _, s := range g.sessions {
+		s.put(mailItem{kind: mailStop}) // close what is left at once
+	}
+	g.mu.Unlock()
 	<-done
 	if g.arch != nil {
 		g.arch.close() // after the sessions: their last lines are written

@@ -200,11 +200,7 @@ func (s *Session) idleOrExit() bool {
 	}
 	// Nothing left: leave the registry, unless something arrived.
 	s.stopTimer()
-	if !s.g.retire(s) {
-		return false
-	}
-	s.cancel()
-	return true
+	return s.g.retire(s)
 }
 
 // retireLocked marks the session retired if its mailbox is empty; the

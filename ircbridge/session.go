@@ -47,11 +47,12 @@ func (evIQ) isEvent()       {}
 // Other goroutines talk to a session only through its mailbox (see
 // mailbox.go); every other field is owned by the session's worker.
 type Session struct {
-	g       *Gateway
-	owner   jid.JID // bare
-	key     string  // owner.String()
+	g     *Gateway
+	owner jid.JID // bare
+	key   string  // owner.String()
+	// ctx is the gateway's: it ends when Shutdown gives up waiting, and
+	// then the Gateway puts mailStop in every mailbox.
 	ctx     context.Context
-	cancel  context.CancelFunc
 	mb      mailbox
 	workers sync.WaitGroup // the worker, while one runs
 	timer   *time.Timer    // a tick while requests are pending
@@ -75,13 +76,11 @@ type Session struct {
 
 func newSession(g *Gateway, owner jid.JID) *Session {
 	cfg := g.cfg.Load()
-	ctx, cancel := context.WithCancel(g.ctx)
 	s := &Session{
 		g:        g,
 		owner:    owner,
 		key:      owner.String(),
-		ctx:      ctx,
-		cancel:   cancel,
+		ctx:      g.ctx,
 		mb:       mailbox{ircSpace: make(chan struct{}, 1)},
 		rate:     rate.NewLimiter(rate.Limit(cfg.Limits.StanzaRate), cfg.Limits.StanzaBurst),
 		adhoc:    make(map[string]*adhocSession),
@@ -90,10 +89,6 @@ func newSession(g *Gateway, owner jid.JID) *Session {
 		retiring: make(map[*ircclient.Conn]*ircServer),
 		pending:  pending{toXMPP: make(map[string]*pendingXMPP)},
 	}
-	// When the gateway gives up waiting (Shutdown's deadline), the
-	// connections close at once. The session's own end cancels ctx too;
-	// the session is retired by then and the item is refused.
-	context.AfterFunc(ctx, func() { s.put(mailItem{kind: mailStop}) })
 	return s
 }
 
