@@ -30,6 +30,7 @@ const DefaultConfigPath = "/etc/biboumi/biboumi.toml"
 var version = "0.1.0-dev"
 
 func main() {
+	tuneGC(os.Getenv)
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
