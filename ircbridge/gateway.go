@@ -46,14 +46,18 @@ type Gateway struct {
 	wg       sync.WaitGroup
 }
 
+// dialBurst is the most new connections opened at once to one IRC server
+// (ngircd's accept backlog is 10).
+const dialBurst = 10
+
 // dialPacer returns the limiter of new connections to server: at most
-// Limits.ConnectRate per second (after a burst as large), so that a gateway
+// Limits.ConnectRate per second and dialBurst at once, so that a gateway
 // start or an outage does not hit a server with hundreds of connections at
 // once (small accept backlogs reset them; flood protections K-line the
 // gateway).
 func (g *Gateway) dialPacer(server string) *rate.Limiter {
 	r := g.cfg.Load().Limits.ConnectRate
-	burst := max(1, int(r))
+	burst := max(1, min(dialBurst, int(r)))
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.pacers == nil {

@@ -81,7 +81,7 @@ type Limits struct {
 	MAMPageSize    int     // largest MAM page (default 100)
 	AdhocSessions  int     // open ad-hoc command sessions (default 16)
 	// ConnectRate is the number of new connections per second to one IRC
-	// server, for all users together (default 10; the burst is as large).
+	// server, for all users together (default 30; at most 10 at once).
 	ConnectRate float64
 }
 
@@ -105,7 +105,7 @@ func (l Limits) withDefaults() Limits {
 		l.AdhocSessions = 16
 	}
 	if l.ConnectRate <= 0 {
-		l.ConnectRate = 10
+		l.ConnectRate = 30
 	}
 	return l
 }

@@ -169,7 +169,7 @@ type LimitsConfig struct {
 	AdhocSessions  int // limits.adhoc_sessions, default 16
 	QueueSize      int // limits.session_queue: events waiting per user, default 256
 	// ConnectRate is the number of new connections per second the whole
-	// gateway opens to one IRC server (limits.connect_rate, default 10).
+	// gateway opens to one IRC server (limits.connect_rate, default 30).
 	ConnectRate int
 }
 
@@ -225,7 +225,7 @@ func defaultConfig() *Config {
 		Archive: ArchiveConfig{MaxHistoryLength: 20},
 		Limits: LimitsConfig{
 			IRCConnections: 10, Channels: 100, StanzaRate: 20, StanzaBurst: 100,
-			MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256, ConnectRate: 10,
+			MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256, ConnectRate: 30,
 		},
 	}
 }

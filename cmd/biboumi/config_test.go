@@ -66,7 +66,7 @@ func wantDefaults() *Config {
 		},
 		Limits: LimitsConfig{
 			IRCConnections: 10, Channels: 100, StanzaRate: 20, StanzaBurst: 100,
-			MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256, ConnectRate: 10,
+			MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256, ConnectRate: 30,
 		},
 		Archive: ArchiveConfig{
 			Retention:        0,
@@ -151,7 +151,7 @@ func TestParseConfigGood(t *testing.T) {
 			},
 			Limits: LimitsConfig{
 				IRCConnections: 10, Channels: 100, StanzaRate: 20, StanzaBurst: 100,
-				MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256, ConnectRate: 10,
+				MAMPageSize: 100, AdhocSessions: 16, QueueSize: 256, ConnectRate: 30,
 			},
 			Archive: ArchiveConfig{
 				Retention:        365 * 24 * time.Hour,

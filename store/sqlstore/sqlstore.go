@@ -121,7 +121,46 @@ func Open(ctx context.Context, driver store.Driver, dsn string, opts Options) (*
 		s.closePools()
 		return nil, err
 	}
+	if s.r != s.w {
+		if err := warm(ctx, s.r, readConns(opts)); err != nil {
+			s.closePools()
+			return nil, fmt.Errorf("sqlstore: open %s readers: %w", driver, err)
+		}
+	}
 	return s, nil
+}
+
+// warm opens the n connections of a reader pool at once: a database a
+// reader cannot open fails at start-up rather than at a user's first
+// request, and the memory the connections take is there from the start,
+// not counted against the first users.
+func warm(ctx context.Context, db *sql.DB, n int) error {
+	conns := make([]*sql.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close() // back to the idle pool
+		}
+	}()
+	for range n {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+		var one int
+		if err := c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&one); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readConns is the size of the SQLite reader pool.
+func readConns(opts Options) int {
+	if opts.ReadConns <= 0 {
+		return 4
+	}
+	return opts.ReadConns
 }
 
 // openSQLite opens the writer and reader pools of an SQLite database.
@@ -180,10 +219,7 @@ func openSQLite(path string, opts Options) (w, r *sql.DB, err error) {
 		w.Close()
 		return nil, nil, err
 	}
-	n := opts.ReadConns
-	if n <= 0 {
-		n = 4
-	}
+	n := readConns(opts)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	return w, r, nil

@@ -487,3 +487,16 @@ func TestEscapeURIPath(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// TestReadersOpenAtStart: the SQLite reader pool is open, with its schema
+// loaded, when Open returns.
+func TestReadersOpenAtStart(t *testing.T) {
+	s, err := Open(t.Context(), store.DriverSQLite, filepath.Join(t.TempDir(), "db.sqlite"), Options{ReadConns: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st := s.r.Stats(); st.OpenConnections != 3 || st.Idle != 3 {
+		t.Fatalf("reader pool: %d open, %d idle; want 3 and 3", st.OpenConnections, st.Idle)
+	}
+}
