@@ -37,19 +37,19 @@ func (c *occupantCounter) SendPresence(_ context.Context, p Presence) error {
 }
 
 // BenchmarkMemoryPerUser reports what one bridged user costs the gateway
-// once joined: n users (n bare JIDs, so n IRC connections) join one channel
-// of fakeirc, each seeing the n occupants, as in cmd/biboumi-bench's 500×1
-// size. Reported per user, after a collection: live heap (the gateway's
+// once joined: n users (n bare JIDs, so n IRC connections) join m channels
+// of fakeirc, each seeing the n occupants of each, like cmd/biboumi-bench's
+// sizes. Reported per user, after a collection: live heap (the gateway's
 // and fakeirc's side of the socket, about 1 KiB), goroutine stacks, and
 // goroutines. Run: go test -run '^$' -bench MemoryPerUser ./ircbridge/
 // (with BIBOUMI_HEAP_PROFILE=FILE -memprofilerate 512 for a heap profile at
 // that point).
 func BenchmarkMemoryPerUser(b *testing.B) {
-	for _, n := range []int{100, 300} {
-		b.Run("users="+strconv.Itoa(n), func(b *testing.B) {
+	for _, size := range []struct{ n, m int }{{100, 5}, {300, 1}} {
+		b.Run(fmt.Sprintf("users=%d/channels=%d", size.n, size.m), func(b *testing.B) {
 			var heap, stack, gor float64
 			for i := 0; i < b.N; i++ {
-				heap, stack, gor = memoryPerUser(b, n)
+				heap, stack, gor = memoryPerUser(b, size.n, size.m)
 			}
 			b.ReportMetric(heap, "heap-B/user")
 			b.ReportMetric(stack, "stack-B/user")
@@ -58,7 +58,7 @@ func BenchmarkMemoryPerUser(b *testing.B) {
 	}
 }
 
-func memoryPerUser(b testing.TB, n int) (heap, stack, goroutines float64) {
+func memoryPerUser(b testing.TB, n, m int) (heap, stack, goroutines float64) {
 	bench, _ := b.(*testing.B)
 	if bench != nil {
 		bench.StopTimer()
@@ -81,27 +81,33 @@ func memoryPerUser(b testing.TB, n int) (heap, stack, goroutines float64) {
 	var nicks []string
 	for i := 0; i < n; i++ {
 		nick := "U" + strconv.Itoa(i)
-		g.HandlePresence(b.Context(), Presence{From: jid.MustParse(fmt.Sprintf("u%d@localhost/r", i)),
-			To: jid.MustParse("#test%127.0.0.1@irc.localhost/" + nick), MUC: &MUCJoin{History: &HistoryRequest{MaxStanzas: 0, MaxChars: -1, Seconds: -1}}})
+		for k := 0; k < m; k++ {
+			g.HandlePresence(b.Context(), Presence{From: jid.MustParse(fmt.Sprintf("u%d@localhost/r", i)),
+				To:  jid.MustParse(fmt.Sprintf("#test%d%%127.0.0.1@irc.localhost/%s", k, nick)),
+				MUC: &MUCJoin{History: &HistoryRequest{MaxStanzas: 0, MaxChars: -1, Seconds: -1}}})
+		}
 		c := srv.Accept(b)
 		c.Register(b, nick)
-		c.Expect(b, "JOIN")
-		join := ":" + nick + "!u" + strconv.Itoa(i) + "@h JOIN #test"
-		for _, o := range clients {
-			o.Send(b, join)
+		nicks = append(nicks, nick)
+		for k := 0; k < m; k++ {
+			channel := c.Expect(b, "JOIN").Params[0]
+			join := ":" + nick + "!u" + strconv.Itoa(i) + "@h JOIN " + channel
+			for _, o := range clients {
+				o.Send(b, join)
+			}
+			c.Send(b, join)
+			for k := 0; k < len(nicks); k += 40 {
+				c.Send(b, ":irc.test 353 "+nick+" = "+channel+" :"+strings.Join(nicks[k:min(k+40, len(nicks))], " "))
+			}
+			c.Send(b, ":irc.test 366 "+nick+" "+channel+" :End of /NAMES list.")
 		}
-		clients, nicks = append(clients, c), append(nicks, nick)
-		c.Send(b, join)
-		for k := 0; k < len(nicks); k += 40 {
-			c.Send(b, ":irc.test 353 "+nick+" = #test :"+strings.Join(nicks[k:min(k+40, len(nicks))], " "))
-		}
-		c.Send(b, ":irc.test 366 "+nick+" #test :End of /NAMES list.")
+		clients = append(clients, c)
 	}
-	want := int64(n * (n - 1))
+	want := int64(n * (n - 1) * m)
 	deadline := time.Now().Add(30 * time.Second)
-	for cs.selves.Load() < int64(n) || cs.others.Load() < want {
+	for cs.selves.Load() < int64(n*m) || cs.others.Load() < want {
 		if time.Now().After(deadline) {
-			b.Fatalf("joins incomplete: %d/%d self-presences, %d/%d occupant presences", cs.selves.Load(), n, cs.others.Load(), want)
+			b.Fatalf("joins incomplete: %d/%d self-presences, %d/%d occupant presences", cs.selves.Load(), n*m, cs.others.Load(), want)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -147,8 +153,8 @@ func TestMemoryFlatInRoomSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("joins 250 users")
 	}
-	small, _, _ := memoryPerUser(t, 50)
-	large, _, goroutines := memoryPerUser(t, 200)
+	small, _, _ := memoryPerUser(t, 50, 1)
+	large, _, goroutines := memoryPerUser(t, 200, 1)
 	// An idle user is its IRC connection's reader, nothing more: the
 	// session's worker runs only while it has work (mailbox.go).
 	if goroutines > 1.01 {

@@ -31,6 +31,13 @@ type memory struct {
 	IdleRSS    int64   `json:"idle_rss_bytes"`
 	JoinedRSS  int64   `json:"joined_rss_bytes"`
 	PerUserRSS float64 `json:"rss_per_user_bytes"`
+	// HalfRSS is sampled when half of the N×M self-presences had arrived
+	// (HalfJoined of them); MarginalRSS is (JoinedRSS-HalfRSS) per user
+	// of the second half: what one more user costs once the fixed costs
+	// (code paths first run, database pages, runtime minimums) are paid.
+	HalfRSS     int64   `json:"half_joined_rss_bytes"`
+	HalfJoined  int64   `json:"half_joined_presences"`
+	MarginalRSS float64 `json:"rss_per_user_marginal_bytes"`
 	PeakRSS    int64   `json:"peak_rss_bytes"`
 	SettledRSS int64   `json:"after_steady_rss_bytes"`
 }

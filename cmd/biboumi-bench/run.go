@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -407,6 +408,27 @@ func (r *run) execute() (err error) {
 	tcp0 := tcpCounters()
 	u2 := r.usage()
 	start := mono()
+	// RSS when half of the self-presences are in, for the marginal cost
+	// of a user (see memory.MarginalRSS).
+	type halfSample struct {
+		rss    int64
+		joined int64
+	}
+	halfC := make(chan halfSample, 1)
+	halfCtx, halfStop := context.WithCancel(context.Background())
+	defer halfStop()
+	go func() {
+		for r.joined.Load() < int64(N*M)/2 {
+			select {
+			case <-halfCtx.Done():
+				halfC <- halfSample{}
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		j := r.joined.Load()
+		halfC <- halfSample{rss: readUsage(r.pids["gateway"]).RSS, joined: j}
+	}()
 	for i, u := range r.users {
 		if o.joinRate > 0 {
 			if d := time.Duration(start + int64(float64(i)/o.joinRate*float64(time.Second)) - mono()); d > 0 {
@@ -457,6 +479,14 @@ func (r *run) execute() (err error) {
 	r.res.add("memory", "gateway RSS, users logged in, none bridged", "MiB", mib(idle.RSS), "lower")
 	r.res.add("memory", "gateway RSS, all joined", "MiB", mib(joined.RSS), "lower")
 	r.res.add("memory", "gateway RSS per bridged user", "KiB", r.res.Memory.PerUserRSS/1024, "lower")
+	halfStop()
+	if h := <-halfC; h.rss > 0 && h.joined < want {
+		// Users still to join at the sample, counted in users (M rooms each).
+		rest := float64(want-h.joined) / float64(M)
+		r.res.Memory.HalfRSS, r.res.Memory.HalfJoined = h.rss, h.joined
+		r.res.Memory.MarginalRSS = float64(joined.RSS-h.rss) / rest
+		r.res.add("memory", "gateway RSS per bridged user, marginal (second half of the joins)", "KiB", r.res.Memory.MarginalRSS/1024, "lower")
+	}
 	if r.prof != nil {
 		r.profileMemory()
 	}
