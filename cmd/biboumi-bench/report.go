@@ -38,8 +38,8 @@ type memory struct {
 	HalfRSS     int64   `json:"half_joined_rss_bytes"`
 	HalfJoined  int64   `json:"half_joined_presences"`
 	MarginalRSS float64 `json:"rss_per_user_marginal_bytes"`
-	PeakRSS    int64   `json:"peak_rss_bytes"`
-	SettledRSS int64   `json:"after_steady_rss_bytes"`
+	PeakRSS     int64   `json:"peak_rss_bytes"`
+	SettledRSS  int64   `json:"after_steady_rss_bytes"`
 }
 
 type steadyResult struct {
