@@ -261,8 +261,8 @@ func (g *Gateway) retire(s *Session) bool {
 		delete(g.sessions, s.key)
 		g.cfg.Load().Metrics.AddUsers(-1)
 	}
-	g.wg.Done()
-	return true
+	return true // the worker calls g.wg.Done as it returns
+
 }
 
 // Shutdown sends QUIT :Gateway shutdown on every IRC connection, lets the

@@ -77,7 +77,6 @@ func (s *Session) putLocked(it mailItem) bool {
 	}
 	if !mb.running {
 		mb.running = true
-		s.workers.Add(1)
 		go s.work()
 	}
 	return true
@@ -145,13 +144,16 @@ func (s *Session) take() (it mailItem, ok bool) {
 
 // work is the worker goroutine: it handles items until the mailbox is
 // empty, then arms the timer if requests are pending, or retires the
-// session if it has nothing left at all.
+// session if it has nothing left at all. The Gateway counts a session in
+// its WaitGroup from its creation to the return of its last worker.
 func (s *Session) work() {
-	defer s.workers.Done()
 	for {
 		it, ok := s.take()
 		if !ok {
 			if s.idleOrExit() {
+				if s.retired() {
+					s.g.wg.Done()
+				}
 				return
 			}
 			continue
@@ -201,6 +203,13 @@ func (s *Session) idleOrExit() bool {
 	// Nothing left: leave the registry, unless something arrived.
 	s.stopTimer()
 	return s.g.retire(s)
+}
+
+// retired reports whether the session left the registry.
+func (s *Session) retired() bool {
+	s.mb.mu.Lock()
+	defer s.mb.mu.Unlock()
+	return s.mb.retired
 }
 
 // retireLocked marks the session retired if its mailbox is empty; the

@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,11 +51,10 @@ type Session struct {
 	key   string  // owner.String()
 	// ctx is the gateway's: it ends when Shutdown gives up waiting, and
 	// then the Gateway puts mailStop in every mailbox.
-	ctx     context.Context
-	mb      mailbox
-	workers sync.WaitGroup // the worker, while one runs
-	timer   *time.Timer    // a tick while requests are pending
-	rate    *rate.Limiter  // stanzas from the user; used by Gateway.post
+	ctx   context.Context
+	mb    mailbox
+	timer *time.Timer   // a tick while requests are pending
+	rate  *rate.Limiter // stanzas from the user; used by Gateway.post
 	// published is the list of connected servers, for admin commands run
 	// in other sessions.
 	published atomic.Pointer[[]string]
