@@ -219,43 +219,43 @@ func (d *daemon) doReload(gw *ircbridge.Gateway) bool {
 // keepRestartOnly copies into cur the values of old that only a restart
 // can change, so that a reload applies everything else and none of those.
 func keepRestartOnly(old, cur *Config) {
-	cur.Hostname, cur.Password = old.Hostname, old.Password
-	cur.XMPPServerIP, cur.Port = old.XMPPServerIP, old.Port
-	cur.DBName, cur.FixedIRCServer, cur.IdentdPort = old.DBName, old.FixedIRCServer, old.IdentdPort
-	cur.Component, cur.Metrics = old.Component, old.Metrics
+	for _, k := range restartOnlyKeys() {
+		k.keep(old, cur)
+	}
 }
 
 // restartOnlyChanges lists the keys whose change a reload cannot apply.
 func restartOnlyChanges(old, cur *Config) []string {
 	var keys []string
-	if !old.Hostname.Equal(cur.Hostname) {
-		keys = append(keys, "hostname")
-	}
-	if old.Password != cur.Password {
-		keys = append(keys, "password")
-	}
-	if old.XMPPServerIP != cur.XMPPServerIP {
-		keys = append(keys, "xmpp_server_ip")
-	}
-	if old.Port != cur.Port {
-		keys = append(keys, "port")
-	}
-	if old.DBName != cur.DBName {
-		keys = append(keys, "db_name")
-	}
-	if old.FixedIRCServer != cur.FixedIRCServer {
-		keys = append(keys, "fixed_irc_server")
-	}
-	if old.IdentdPort != cur.IdentdPort {
-		keys = append(keys, "identd_port")
-	}
-	if old.Component != cur.Component {
-		keys = append(keys, "component")
-	}
-	if old.Metrics != cur.Metrics {
-		keys = append(keys, "metrics.listen")
+	for _, k := range restartOnlyKeys() {
+		if k.changed(old, cur) {
+			keys = append(keys, k.key)
+		}
 	}
 	return keys
+}
+
+// restartKey is a configuration key that only takes effect at start-up:
+// how to tell it changed, and how to keep the running value.
+type restartKey struct {
+	key     string
+	changed func(old, cur *Config) bool
+	keep    func(old, cur *Config)
+}
+
+// restartOnlyKeys is the one list of the keys a reload cannot apply.
+func restartOnlyKeys() []restartKey {
+	return []restartKey{
+		{"hostname", func(o, c *Config) bool { return !o.Hostname.Equal(c.Hostname) }, func(o, c *Config) { c.Hostname = o.Hostname }},
+		{"password", func(o, c *Config) bool { return o.Password != c.Password }, func(o, c *Config) { c.Password = o.Password }},
+		{"xmpp_server_ip", func(o, c *Config) bool { return o.XMPPServerIP != c.XMPPServerIP }, func(o, c *Config) { c.XMPPServerIP = o.XMPPServerIP }},
+		{"port", func(o, c *Config) bool { return o.Port != c.Port }, func(o, c *Config) { c.Port = o.Port }},
+		{"db_name", func(o, c *Config) bool { return o.DBName != c.DBName }, func(o, c *Config) { c.DBName = o.DBName }},
+		{"fixed_irc_server", func(o, c *Config) bool { return o.FixedIRCServer != c.FixedIRCServer }, func(o, c *Config) { c.FixedIRCServer = o.FixedIRCServer }},
+		{"identd_port", func(o, c *Config) bool { return o.IdentdPort != c.IdentdPort }, func(o, c *Config) { c.IdentdPort = o.IdentdPort }},
+		{"component", func(o, c *Config) bool { return o.Component != c.Component }, func(o, c *Config) { c.Component = o.Component }},
+		{"metrics.listen", func(o, c *Config) bool { return o.Metrics != c.Metrics }, func(o, c *Config) { c.Metrics = o.Metrics }},
+	}
 }
 
 func linkConfig(c *Config, log *slog.Logger) component.Config {
