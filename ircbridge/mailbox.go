@@ -150,10 +150,14 @@ func (s *Session) work() {
 	for {
 		it, ok := s.take()
 		if !ok {
-			if s.idleOrExit() {
-				if s.retired() {
-					s.g.wg.Done()
-				}
+			switch s.idleOrExit() {
+			case workerRetired:
+				// Only the worker that retired the session ends its
+				// count: a worker that merely released the mailbox may
+				// see it retired later by the next one.
+				s.g.wg.Done()
+				return
+			case workerExit:
 				return
 			}
 			continue
@@ -185,10 +189,18 @@ func (s *Session) work() {
 	}
 }
 
-// idleOrExit runs when the mailbox is empty. It reports true when the
-// worker must return: the session is retired, or it is waiting for
-// input. It reports false when an item arrived meanwhile.
-func (s *Session) idleOrExit() bool {
+// workerNext is what a worker does once it found the mailbox empty.
+type workerNext uint8
+
+const (
+	workerContinue workerNext = iota // an item arrived meanwhile
+	workerExit                       // the session waits for input
+	workerRetired                    // this worker retired the session
+)
+
+// idleOrExit runs when the mailbox is empty and says what the worker does
+// next.
+func (s *Session) idleOrExit() workerNext {
 	if s.ctx.Err() == nil {
 		idle := s.pending.empty() && len(s.adhoc) == 0 && !s.reconnectingAny()
 		if !idle {
@@ -197,19 +209,18 @@ func (s *Session) idleOrExit() bool {
 			s.stopTimer()
 		}
 		if !idle || len(s.servers) > 0 || len(s.retiring) > 0 {
-			return s.release()
+			if s.release() {
+				return workerExit
+			}
+			return workerContinue
 		}
 	}
 	// Nothing left: leave the registry, unless something arrived.
 	s.stopTimer()
-	return s.g.retire(s)
-}
-
-// retired reports whether the session left the registry.
-func (s *Session) retired() bool {
-	s.mb.mu.Lock()
-	defer s.mb.mu.Unlock()
-	return s.mb.retired
+	if s.g.retire(s) {
+		return workerRetired
+	}
+	return workerContinue
 }
 
 // retireLocked marks the session retired if its mailbox is empty; the

@@ -111,3 +111,47 @@ func TestSessionRetires(t *testing.T) {
 
 // fakeircGoroutines is what a fakeirc server runs (its accept loop).
 const fakeircGoroutines = 1
+
+// TestSessionCountedOnce replays the interleaving that made the Gateway's
+// WaitGroup negative: worker A finds the mailbox empty while the session
+// still has a connection and releases it; an item arrives, worker B
+// handles it, finds nothing left and retires the session. Only B may end
+// the session's count; A, which released before, must just return.
+func TestSessionCountedOnce(t *testing.T) {
+	h := newHarness(t)
+	g := h.g
+	owner := jid.MustParse("carol@localhost")
+	s := newSession(g, owner)
+	g.mu.Lock()
+	g.sessions[s.key] = s
+	g.wg.Add(1)
+	g.mu.Unlock()
+
+	// Worker A: the mailbox is empty, a connection is still open.
+	s.mb.mu.Lock()
+	s.mb.running = true
+	s.mb.mu.Unlock()
+	s.servers = map[string]*ircServer{"irc.example": {}}
+	s.cfg = g.cfg.Load()
+	if next := s.idleOrExit(); next != workerExit {
+		t.Fatalf("with a connection open: %v, want workerExit", next)
+	}
+	// The connection is gone by the time worker B runs.
+	s.servers = nil
+	if !s.put(mailItem{kind: mailTick}) {
+		t.Fatal("the session refused an item before retiring")
+	}
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done: // B retired the session and ended its count, once
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session's count never ended")
+	}
+	if g.sessionOf("carol@localhost") != nil {
+		t.Error("the retired session is still registered")
+	}
+	if s.put(mailItem{kind: mailTick}) {
+		t.Error("a retired session accepted an item")
+	}
+}
