@@ -35,6 +35,8 @@ import (
 	"unicode/utf8"
 
 	"mellium.im/xmpp/jid"
+
+	"biboumi/internal/suggest"
 )
 
 const configUsage = `Usage: biboumi-migrate config [--env] BIBOUMI_CFG > biboumi.toml
@@ -671,41 +673,7 @@ func readPolicyFile(fsys fs.FS, name string) ([]byte, error) {
 // cfgClosest returns the Biboumi option that name most likely meant: the
 // same but for case, or within two edits. "" if none.
 func cfgClosest(name string) string {
-	best, bestDist := "", 3
-	lower := strings.ToLower(strings.TrimSpace(name))
-	for _, o := range biboumiCfgOptions {
-		if o == lower {
-			return o
-		}
-		if d := cfgEditDistance(lower, o); d < bestDist {
-			best, bestDist = o, d
-		}
-	}
-	return best
-}
-
-// cfgEditDistance is the Levenshtein distance between a and b, in bytes.
-func cfgEditDistance(a, b string) int {
-	if len(a) > 64 {
-		return len(a) // not a mistyped option name; keep it cheap
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return suggest.Closest(name, biboumiCfgOptions)
 }
 
 // ---- output ----

@@ -39,6 +39,8 @@ import (
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
 	"mellium.im/xmpp/jid"
+
+	"biboumi/internal/suggest"
 )
 
 // Config is the validated configuration of the gateway. It is produced by
@@ -469,7 +471,7 @@ type tableKeys struct {
 func unknownKey(k toml.Key, known []string, tables []tableKeys) error {
 	name := k[len(k)-1]
 	hint := ""
-	if best := closest(name, known); strings.EqualFold(best, name) {
+	if best := suggest.Closest(name, known); strings.EqualFold(best, name) {
 		hint = fmt.Sprintf(" (did you mean %q? keys are case-sensitive)", best)
 	} else if best != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", best)
@@ -483,41 +485,6 @@ func unknownKey(k toml.Key, known []string, tables []tableKeys) error {
 		hint = " (Biboumi's Botan TLS policy files are not supported; use ca_file)"
 	}
 	return fmt.Errorf("config: unknown key %q%s", k.String(), hint)
-}
-
-// closest returns the known key within two edits of name, or "".
-func closest(name string, known []string) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if strings.EqualFold(k, name) {
-			return k
-		}
-		if d := editDistance(strings.ToLower(name), k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // tomlKeys lists the toml tags of t's exported fields.
