@@ -58,11 +58,11 @@ type Cluster struct {
 // it, creates Database and returns once it accepts connections. Close
 // removes it.
 func Start() (_ *Cluster, err error) {
-	bin, err := findBin()
+	bin, err := FindBin()
 	if err != nil {
 		return nil, err
 	}
-	cred, err := runAs()
+	cred, err := RunAs()
 	if err != nil {
 		return nil, err
 	}
@@ -287,8 +287,10 @@ func New(t testing.TB) *Cluster {
 	return c
 }
 
-// findBin returns the directory holding initdb and postgres.
-func findBin() (string, error) {
+// FindBin returns the directory holding initdb and postgres:
+// $BIBOUMI_TEST_PGBIN, else the newest /usr/lib/postgresql/*/bin, else
+// $PATH. Its error wraps ErrUnavailable.
+func FindBin() (string, error) {
 	has := func(dir string) bool {
 		for _, p := range []string{"initdb", "postgres"} {
 			if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
@@ -320,9 +322,9 @@ func findBin() (string, error) {
 	return "", fmt.Errorf("pgcluster: PostgreSQL binaries (initdb, postgres) not found: %w", ErrUnavailable)
 }
 
-// runAs returns the credential to run PostgreSQL with: the postgres user
-// when we are root, else nil (ourselves).
-func runAs() (*syscall.Credential, error) {
+// RunAs returns the credential to run PostgreSQL with: the postgres user
+// when we are root (initdb and postgres refuse root), else nil (ourselves).
+func RunAs() (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}

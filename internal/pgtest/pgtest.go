@@ -37,7 +37,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -46,6 +45,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"biboumi/internal/pgcluster"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
@@ -53,7 +54,6 @@ import (
 
 const (
 	envDSN   = "BIBOUMI_TEST_POSTGRES"
-	envBin   = "BIBOUMI_TEST_PGBIN"
 	envFsync = "BIBOUMI_TEST_PG_FSYNC"
 	dirGlob  = "biboumi-pgtest-*"
 )
@@ -177,59 +177,18 @@ func setup() (*server, error) {
 	return s, nil
 }
 
-// findBin returns the directory holding initdb and postgres.
+// findBin returns the directory holding initdb and postgres; its error
+// wraps errMissing when there is none.
 func findBin() (string, error) {
-	has := func(dir string) bool {
-		for _, p := range []string{"initdb", "postgres"} {
-			if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
-				return false
-			}
-		}
-		return true
+	bin, err := pgcluster.FindBin()
+	if errors.Is(err, pgcluster.ErrUnavailable) {
+		return "", fmt.Errorf("%w (%v)", errMissing, err)
 	}
-	if dir := os.Getenv(envBin); dir != "" {
-		if !has(dir) {
-			return "", fmt.Errorf("%w in %s=%s", errMissing, envBin, dir)
-		}
-		return dir, nil
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { // newest major version first
-		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
-		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
-		return vi > vj
-	})
-	for _, d := range dirs {
-		if has(d) {
-			return d, nil
-		}
-	}
-	if p, err := exec.LookPath("initdb"); err == nil && has(filepath.Dir(p)) {
-		return filepath.Dir(p), nil
-	}
-	return "", errMissing
-}
-
-// runAs returns the credential to run PostgreSQL with: the postgres user
-// when we are root (initdb and postgres refuse root), else nil (ourselves).
-func runAs() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root needs a postgres user to run the server: %w", err)
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("user postgres: bad uid %q or gid %q", u.Uid, u.Gid)
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	return bin, err
 }
 
 func startCluster(bin string) (_ *server, err error) {
-	cred, err := runAs()
+	cred, err := pgcluster.RunAs()
 	if err != nil {
 		return nil, err
 	}
