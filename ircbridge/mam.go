@@ -2,6 +2,7 @@ package ircbridge
 
 import (
 	"errors"
+	"fmt"
 
 	"biboumi/store"
 
@@ -22,6 +23,7 @@ func mamForm() *Form {
 		{Var: "end", Type: "text-single"},
 		{Var: "before-id", Type: "text-single"},
 		{Var: "after-id", Type: "text-single"},
+		{Var: "ids", Type: "text-multi"},
 	}}
 }
 
@@ -38,12 +40,13 @@ func (s *Session) mamQuery(iq IQ, addr Address, q *MAMQuery) IQ {
 	if st == nil {
 		return iq.Fail(newError(stanza.Cancel, stanza.FeatureNotImplemented, "This gateway keeps no archive"))
 	}
-	if len(q.IDs) > 0 {
-		return iq.Fail(newError(stanza.Modify, stanza.FeatureNotImplemented, "The ids filter is not supported"))
+	if len(q.IDs) > store.MaxLogLimit {
+		return iq.Fail(newError(stanza.Modify, stanza.PolicyViolation, fmt.Sprintf("At most %d ids in one query", store.MaxLogLimit)))
 	}
 	lq := store.LogQuery{
 		Owner: s.owner, Server: addr.Server, Channel: addr.Channel,
-		Start: q.Start, End: q.End, AfterID: q.AfterID, BeforeID: q.BeforeID, Limit: s.cfg.Limits.MAMPageSize,
+		Start: q.Start, End: q.End, AfterID: q.AfterID, BeforeID: q.BeforeID, IDs: q.IDs,
+		Limit: s.cfg.Limits.MAMPageSize,
 	}
 	if rsm := q.RSM; rsm != nil {
 		if rsm.Max >= 0 && rsm.Max < lq.Limit {

@@ -2,6 +2,7 @@ package ircbridge
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -128,5 +129,47 @@ func TestMAMPaging(t *testing.T) {
 	fin = h.rec.expect(t, "iq", `id="q8"`).(IQ)
 	if f := fin.Payload.(*MAMFin); f.RSM.First != "" || !f.Complete {
 		t.Errorf("eve sees alice's archive: %+v", f.RSM)
+	}
+}
+
+// TestMAMIDs checks the XEP-0313 ids filter: the requested lines of the
+// requester's own archive, in archive order, unknown ids ignored.
+func TestMAMIDs(t *testing.T) {
+	h := newHarness(t, true)
+	lines := fillArchive(t, h.st, 30)
+
+	// The form advertises the field.
+	h.g.HandleIQ(t.Context(), IQ{From: alicePhone, To: jid.MustParse(h.room()), ID: "f", Type: stanza.GetIQ, Payload: &MAMQuery{}})
+	form := h.rec.expect(t, "iq", `id="f"`).(IQ).Payload.(*MAMQuery).Form
+	if !slices.ContainsFunc(form.Fields, func(f FormField) bool { return f.Var == "ids" && f.Type == "text-multi" }) {
+		t.Errorf("the query form has no ids field: %+v", form.Fields)
+	}
+
+	res, fin := h.mam("q1", &MAMQuery{QueryID: "a", IDs: []string{lines[17].ID, "no-such-id", lines[2].ID}})
+	if got, want := ids(res), []string{lines[2].ID, lines[17].ID}; !slices.Equal(got, want) {
+		t.Errorf("ids filter: %v, want %v", got, want)
+	}
+	if fin.Type != stanza.ResultIQ || !fin.Payload.(*MAMFin).Complete {
+		t.Errorf("fin %s", describe(fin))
+	}
+	if len(res) == 2 && res[1].MAMResult.Message.Body != "line 17" {
+		t.Errorf("result body %q", res[1].MAMResult.Message.Body)
+	}
+
+	// Eve asks for Alice's lines by id: nothing.
+	h.g.HandleIQ(t.Context(), IQ{From: jid.MustParse("eve@localhost/x"), To: jid.MustParse(h.room()), ID: "q2", Type: stanza.SetIQ,
+		Payload: &MAMQuery{IDs: []string{lines[2].ID}}})
+	if f := h.rec.expect(t, "iq", `id="q2"`).(IQ).Payload.(*MAMFin); f.RSM.First != "" || !f.Complete {
+		t.Errorf("eve got alice's line by id: %+v", f.RSM)
+	}
+
+	// Too many ids: a clear error, not a huge query.
+	many := make([]string, store.MaxLogLimit+1)
+	for i := range many {
+		many[i] = fmt.Sprint("id-", i)
+	}
+	res, fin = h.mam("q3", &MAMQuery{IDs: many})
+	if len(res) != 0 || fin.Type != stanza.ErrorIQ || fin.Error.Condition != stanza.PolicyViolation {
+		t.Errorf("too many ids: %d results, %s", len(res), describe(fin))
 	}
 }

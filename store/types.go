@@ -208,6 +208,10 @@ type LogQuery struct {
 	// AfterID and BeforeID are line IDs (exclusive bounds in archive
 	// order). Each must exist in this owner's archive of this channel.
 	AfterID, BeforeID string
+	// IDs, when not empty, keeps only the lines with these IDs (XEP-0313's
+	// ids filter); IDs not in the selection are ignored. At most
+	// MaxLogLimit IDs.
+	IDs []string
 	// Limit is the page size: zero or less means DefaultLogLimit, and it is
 	// capped at MaxLogLimit.
 	Limit int

@@ -181,6 +181,9 @@ func (s *Store) ListLogs(ctx context.Context, q store.LogQuery) (store.LogPage, 
 	if err := checkJID("owner", q.Owner); err != nil {
 		return store.LogPage{}, err
 	}
+	if len(q.IDs) > store.MaxLogLimit {
+		return store.LogPage{}, fmt.Errorf("sqlstore: %d ids in one query, at most %d", len(q.IDs), store.MaxLogLimit)
+	}
 	owner := q.Owner.Bare()
 	limit := q.PageSize()
 	backward := q.Backward()
@@ -205,6 +208,17 @@ func (s *Store) ListLogs(ctx context.Context, q store.LogQuery) (store.LogPage, 
 			}
 			args = append(args, seq)
 			fmt.Fprintf(&b, " AND seq %s $%d", bound.op, len(args))
+		}
+		if len(q.IDs) > 0 {
+			b.WriteString(" AND uuid IN (")
+			for i, id := range q.IDs {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				args = append(args, id)
+				fmt.Fprintf(&b, "$%d", len(args))
+			}
+			b.WriteString(")")
 		}
 		if !q.Start.IsZero() {
 			args = append(args, ceilMicro(q.Start))

@@ -442,6 +442,78 @@ func testListTimeRange(t *testing.T, s store.Store) {
 	}
 }
 
+func testListIDs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	lines := fill(t, s, 30)
+	// Bob's line, with an ID of its own, must not leak into Alice's page.
+	other := line(40)
+	other.Owner = bob
+	if err := s.AppendLog(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	q := store.LogQuery{Owner: alice, Server: "irc.libera.chat", Channel: "#chan",
+		// Out of order, repeated, unknown and someone else's: archive
+		// order, each once, only Alice's.
+		IDs: []string{lines[20].ID, lines[3].ID, "no-such-id", lines[3].ID, other.ID, lines[11].ID}}
+	page, err := s.ListLogs(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLines(t, "ids", page.Lines, []store.LogLine{lines[3], lines[11], lines[20]})
+	if !page.Complete {
+		t.Fatal("every requested line returned, yet not complete")
+	}
+
+	// With the other filters and paging.
+	q.Start, q.End = lines[5].Time, lines[25].Time
+	page, err = s.ListLogs(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLines(t, "ids within a time range", page.Lines, []store.LogLine{lines[11], lines[20]})
+	q.Start, q.End = time.Time{}, time.Time{}
+	q.Limit = 2
+	page, err = s.ListLogs(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLines(t, "first page of ids", page.Lines, []store.LogLine{lines[3], lines[11]})
+	if page.Complete {
+		t.Fatal("first page of three ids is complete")
+	}
+	q.AfterID = lines[11].ID
+	page, err = s.ListLogs(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLines(t, "second page of ids", page.Lines, []store.LogLine{lines[20]})
+	if !page.Complete {
+		t.Fatal("last page of ids is not complete")
+	}
+	q = store.LogQuery{Owner: alice, Server: "irc.libera.chat", Channel: "#chan", Last: true, Limit: 1,
+		IDs: []string{lines[3].ID, lines[20].ID}}
+	page, err = s.ListLogs(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLines(t, "last of ids", page.Lines, []store.LogLine{lines[20]})
+
+	// Only unknown IDs: an empty, complete page, not an error.
+	q = store.LogQuery{Owner: alice, Server: "irc.libera.chat", Channel: "#chan", IDs: []string{"x", other.ID}}
+	page, err = s.ListLogs(ctx, q)
+	if err != nil || len(page.Lines) != 0 || !page.Complete {
+		t.Fatalf("unknown ids: %d lines, complete %v, err %v", len(page.Lines), page.Complete, err)
+	}
+	// Too many IDs is an error, not a huge statement.
+	q.IDs = make([]string, store.MaxLogLimit+1)
+	for i := range q.IDs {
+		q.IDs[i] = fmt.Sprint("id-", i)
+	}
+	if _, err := s.ListLogs(ctx, q); err == nil {
+		t.Fatalf("%d ids accepted", len(q.IDs))
+	}
+}
+
 func testListEmpty(t *testing.T, s store.Store) {
 	for _, q := range []store.LogQuery{
 		{Owner: alice, Server: "irc.libera.chat", Channel: "#chan"},

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListForwardPaging", testListForwardPaging},
 		{"ListBackwardPaging", testListBackwardPaging},
 		{"ListTimeRange", testListTimeRange},
+		{"ListIDs", testListIDs},
 		{"ListEmpty", testListEmpty},
 		{"ListUnknownID", testListUnknownID},
 		{"ListLimit", testListLimit},
