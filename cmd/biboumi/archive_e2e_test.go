@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -166,8 +167,15 @@ func checkStamp(t *testing.T, stamp string, e *testenv.Element) {
 // that ends it.
 func mamPage(t *testing.T, c *testenv.XMPPClient, room, id, queryID, rsm string) (results []*testenv.Element, end *testenv.Element) {
 	t.Helper()
-	c.Sendf(t, `<iq type='set' id='%s' to='%s'><query xmlns='%s' queryid='%s'><set xmlns='%s'>%s</set></query></iq>`,
-		id, room, nsMAM, queryID, nsRSM, rsm)
+	return mamQuery(t, c, room, id, queryID, fmt.Sprintf(`<set xmlns='%s'>%s</set>`, nsRSM, rsm))
+}
+
+// mamQuery sends a MAM query whose content is query (a form, an RSM set)
+// and returns the results and the iq that ends it.
+func mamQuery(t *testing.T, c *testenv.XMPPClient, room, id, queryID, query string) (results []*testenv.Element, end *testenv.Element) {
+	t.Helper()
+	c.Sendf(t, `<iq type='set' id='%s' to='%s'><query xmlns='%s' queryid='%s'>%s</query></iq>`,
+		id, room, nsMAM, queryID, query)
 	all := collectUntil(t, c, testenv.IsStanza("iq", "id", id), "the end of MAM query "+id)
 	for _, e := range all[:len(all)-1] {
 		if r := e.ChildNS(nsMAM, "result"); r != nil && r.Attr("queryid") == queryID {
@@ -266,6 +274,15 @@ func testHistoryAndMAM(t *testing.T, s setup) {
 
 	_, end = mamPage(t, alice, room, "mam3", "q3", "<max>2</max><after>no-such-id</after>")
 	checkError(t, end, "cancel", "item-not-found")
+
+	// The ids filter (urn:xmpp:mam:2#extended): the lines asked for, in
+	// archive order; an id not in the archive is ignored.
+	res, end = mamQuery(t, alice, room, "mam4", "q4", fmt.Sprintf(
+		`<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>%s</value></field>`+
+			`<field var='ids'><value>%s</value><value>no-such-id</value><value>%s</value></field></x>`,
+		nsMAM, testenv.Escape(lines[3].id), testenv.Escape(lines[0].id)))
+	checkMAMResults(t, res, room, []archived{lines[0], lines[3]})
+	checkFin(t, end, room, true, lines[0].id, lines[3].id)
 }
 
 // 14. The archive outlives the gateway.
