@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"mellium.im/xmpp/jid"
 
 	"biboumi/internal/pgtest"
@@ -263,6 +264,7 @@ type mamCase struct {
 	name    string
 	queries []store.LogQuery // cycled through
 	want    func(store.LogPage) error
+	window  bool // time-bounded: also run with the plain statement
 }
 
 // mamCases builds the query shapes over a fixture of n lines, each with
@@ -289,7 +291,7 @@ func mamCases(b *testing.B, s *Store, n int) []mamCase {
 		}
 	}
 
-	var last, day, after []store.LogQuery
+	var last, day, after, wideLast, wideFirst []store.LogQuery
 	for range count {
 		q := archive()
 		q.Last, q.Limit = true, 50
@@ -306,6 +308,12 @@ func mamCases(b *testing.B, s *Store, n int) []mamCase {
 		o, c := mamArchive(a)
 		after = append(after, store.LogQuery{Owner: mamOwner(o), Server: mamServer, Channel: mamChannel(c),
 			AfterID: mid[a], Limit: 100})
+
+		q = archive()
+		q.Start, q.End, q.Limit = mamT0, mamT0.Add(mamDays*24*time.Hour), 100
+		wideFirst = append(wideFirst, q)
+		q.Last = true
+		wideLast = append(wideLast, q)
 	}
 	// A day holds perArchive/mamDays messages of a channel, give or take
 	// one at the edges.
@@ -316,47 +324,86 @@ func mamCases(b *testing.B, s *Store, n int) []mamCase {
 				return fmt.Errorf("%d lines, complete %v; want %d, %v", len(p.Lines), p.Complete, want, complete)
 			}
 			return nil
-		}},
+		}, false},
 		{"day", day, func(p store.LogPage) error {
 			if len(p.Lines) < perDay-1 || len(p.Lines) > min(perDay+1, 100) {
 				return fmt.Errorf("%d lines; want about %d", len(p.Lines), perDay)
 			}
 			return nil
-		}},
+		}, true},
 		{"after", after, func(p store.LogPage) error {
 			if want := min(100, perArchive-perArchive/2); len(p.Lines) != want {
 				return fmt.Errorf("%d lines; want %d", len(p.Lines), want)
 			}
 			return nil
-		}},
+		}, false},
+		{"wide-first", wideFirst, wholeArchivePage(perArchive), true},
+		{"wide-last", wideLast, wholeArchivePage(perArchive), true},
 	}
 }
 
-// mamRun runs the query shapes as sub-benchmarks of b.
-func mamRun(b *testing.B, s *Store, n int) {
-	for _, c := range mamCases(b, s, n) {
-		b.Run(c.name, func(b *testing.B) {
-			ctx := b.Context()
-			durs := make([]time.Duration, 0, 1<<15)
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				q := c.queries[i%len(c.queries)]
-				i++
-				start := time.Now()
-				page, err := s.ListLogs(ctx, q)
-				durs = append(durs, time.Since(start))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := c.want(page); err != nil {
-					b.Fatalf("%s %+v: %v", c.name, q, err)
-				}
-			}
-			mamPercentiles(b, durs)
-			mamExplainOnce(b, s, c.name, c.queries[0])
-		})
+// wholeArchivePage checks a page of 100 from a window that holds all the
+// perArchive lines of an archive.
+func wholeArchivePage(perArchive int) func(store.LogPage) error {
+	return func(p store.LogPage) error {
+		if want, complete := min(100, perArchive), perArchive <= 100; len(p.Lines) != want || p.Complete != complete {
+			return fmt.Errorf("%d lines, complete %v; want %d, %v", len(p.Lines), p.Complete, want, complete)
+		}
+		return nil
 	}
+}
+
+// mamRun runs the query shapes as sub-benchmarks of b. A time-bounded
+// shape runs twice: stmt=tuned is ListLogs as it is, stmt=plain the same
+// with the engine's plain statement (no deferred join on SQLite; a
+// prepared, cached statement on PostgreSQL), so the gain of
+// logsStatement's tuning stays measured.
+func mamRun(b *testing.B, s *Store, n int) {
+	tuned := s.d
+	plain := *s.d
+	plain.deferredWindow, plain.windowMode = false, nil
+	defer func() { s.d = tuned }()
+	for _, c := range mamCases(b, s, n) {
+		variants := []struct {
+			name string
+			d    *dialect
+		}{{c.name, tuned}}
+		if c.window {
+			variants = []struct {
+				name string
+				d    *dialect
+			}{{c.name + "/stmt=plain", &plain}, {c.name + "/stmt=tuned", tuned}}
+		}
+		for _, v := range variants {
+			s.d = v.d
+			mamRunCase(b, s, v.name, c)
+		}
+	}
+}
+
+// mamRunCase runs one query shape as the sub-benchmark name of b.
+func mamRunCase(b *testing.B, s *Store, name string, c mamCase) {
+	b.Run(name, func(b *testing.B) {
+		ctx := b.Context()
+		durs := make([]time.Duration, 0, 1<<15)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			q := c.queries[i%len(c.queries)]
+			i++
+			start := time.Now()
+			page, err := s.ListLogs(ctx, q)
+			durs = append(durs, time.Since(start))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := c.want(page); err != nil {
+				b.Fatalf("%s %+v: %v", c.name, q, err)
+			}
+		}
+		mamPercentiles(b, durs)
+		mamExplainOnce(b, s, name, c.queries[0])
+	})
 }
 
 // mamPercentiles reports the median and the 99th percentile of durs
@@ -390,34 +437,22 @@ func mamExplainOnce(b *testing.B, s *Store, name string, q store.LogQuery) {
 		args []any
 	}
 	var stmts []stmt
-	// The statements of logs.go's ListLogs, with the same text.
-	where := "owner = $1 AND server = $2 AND channel = $3"
-	args := []any{owner, q.Server, q.Channel}
+	// The statements of logs.go's ListLogs.
+	var bounds seqBounds
 	if q.AfterID != "" {
-		var seq int64
-		lookup := "SELECT seq FROM muc_log WHERE uuid = $1 AND owner = $2 AND server = $3 AND channel = $4"
 		lookupArgs := []any{q.AfterID, owner, q.Server, q.Channel}
-		if err := s.r.QueryRowContext(ctx, lookup, lookupArgs...).Scan(&seq); err != nil {
+		if err := s.r.QueryRowContext(ctx, seqOfUUID, lookupArgs...).Scan(&bounds.after); err != nil {
 			b.Fatal(err)
 		}
-		stmts = append(stmts, stmt{lookup, lookupArgs})
-		args = append(args, seq)
-		where += fmt.Sprintf(" AND seq > $%d", len(args))
+		stmts = append(stmts, stmt{seqOfUUID, lookupArgs})
 	}
-	if !q.Start.IsZero() {
-		args = append(args, ceilMicro(q.Start))
-		where += fmt.Sprintf(" AND time_us >= $%d", len(args))
+	query, args := s.logsStatement(q, bounds)
+	if len(args) > 0 {
+		if _, ok := args[0].(pgx.QueryExecMode); ok {
+			args = args[1:] // an option of pgx, not a parameter
+		}
 	}
-	if !q.End.IsZero() {
-		args = append(args, q.End.UnixMicro())
-		where += fmt.Sprintf(" AND time_us <= $%d", len(args))
-	}
-	order := " ORDER BY seq"
-	if q.Backward() {
-		order += " DESC"
-	}
-	args = append(args, q.PageSize()+1)
-	stmts = append(stmts, stmt{fmt.Sprintf("SELECT seq, uuid, time_us, nick, body FROM muc_log WHERE %s%s LIMIT $%d", where, order, len(args)), args})
+	stmts = append(stmts, stmt{query, args})
 
 	// One line per plan: testing keeps only the first 10 lines of a
 	// benchmark's log.

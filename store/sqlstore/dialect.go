@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -38,6 +39,12 @@ type dialect struct {
 	logChunk int
 	// optimize, when not empty, is run on the writer at Close.
 	optimize string
+	// deferredWindow makes a time-bounded page sort seqs from the time
+	// index and then read its rows (see logsStatement).
+	deferredWindow bool
+	// windowMode, when not nil, is passed first to a time-bounded page's
+	// query: a pgx.QueryExecMode (see logsStatement).
+	windowMode any
 }
 
 var sqliteDialect = &dialect{
@@ -56,6 +63,7 @@ var sqliteDialect = &dialect{
 	// across processes.
 	lockMigrations: "",
 	logChunk:       100,
+	deferredWindow: true,
 }
 
 // migrationLockKey is the pg_advisory_xact_lock key that serialises schema
@@ -72,6 +80,7 @@ var postgresDialect = &dialect{
 	connLost:       pgConnLost,
 	lockMigrations: "SELECT pg_advisory_xact_lock($1)", // with migrationLockKey
 	logChunk:       100,
+	windowMode:     pgx.QueryExecModeExec,
 }
 
 // pgConnLost reports whether err means the PostgreSQL connection broke: the
