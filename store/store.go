@@ -62,6 +62,17 @@ type Store interface {
 	// PersistentChannels lists every stored channel option row with
 	// Persistent set, of every owner: the channels to rejoin at start-up.
 	PersistentChannels(ctx context.Context) ([]ChannelOptions, error)
+	// KeepChannel records that c.Owner stays in c.Channel with no client
+	// joined, because of the user's global "persistent" option: the
+	// gateway joins it again at start-up. Keeping a kept channel is not
+	// an error.
+	KeepChannel(ctx context.Context, c KeptChannel) error
+	// ForgetChannel removes c from the kept channels (the user left it).
+	// Forgetting a channel that is not kept is not an error.
+	ForgetChannel(ctx context.Context, c KeptChannel) error
+	// KeptChannels lists the kept channels of every owner, sorted by
+	// (Owner, Server, Channel).
+	KeptChannels(ctx context.Context) ([]KeptChannel, error)
 
 	// AppendLog archives l. See AppendLogs.
 	AppendLog(ctx context.Context, l *LogLine) error

@@ -154,6 +154,15 @@ type ChannelOptions struct {
 	RecordHistory Tristate
 }
 
+// KeptChannel is a channel that a user stays in with no XMPP client
+// joined, because of their global "persistent" option (see
+// Store.KeepChannel).
+type KeptChannel struct {
+	Owner   jid.JID // the user's bare JID
+	Server  string  // the IRC server name (casefolded)
+	Channel string  // the channel name with its prefix (casefolded)
+}
+
 // DefaultChannelOptions returns the options of a channel the user never
 // configured.
 func DefaultChannelOptions(owner jid.JID, server, channel string) ChannelOptions {

@@ -270,6 +270,18 @@ func (s timedStore) PersistentChannels(ctx context.Context) ([]store.ChannelOpti
 	return timed(s, "PersistentChannels", func() ([]store.ChannelOptions, error) { return s.Store.PersistentChannels(ctx) })
 }
 
+func (s timedStore) KeepChannel(ctx context.Context, c store.KeptChannel) error {
+	return timed0(s, "KeepChannel", func() error { return s.Store.KeepChannel(ctx, c) })
+}
+
+func (s timedStore) ForgetChannel(ctx context.Context, c store.KeptChannel) error {
+	return timed0(s, "ForgetChannel", func() error { return s.Store.ForgetChannel(ctx, c) })
+}
+
+func (s timedStore) KeptChannels(ctx context.Context) ([]store.KeptChannel, error) {
+	return timed(s, "KeptChannels", func() ([]store.KeptChannel, error) { return s.Store.KeptChannels(ctx) })
+}
+
 func (s timedStore) AppendLog(ctx context.Context, l *store.LogLine) error {
 	return timed0(s, "AppendLog", func() error { return s.Store.AppendLog(ctx, l) })
 }

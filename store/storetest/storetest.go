@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ServerOptions", testServerOptions},
 		{"ChannelOptions", testChannelOptions},
 		{"PersistentChannels", testPersistentChannels},
+		{"KeptChannels", testKeptChannels},
 		{"ClientCert", testClientCert},
 		{"OptionsNeedOwner", testOptionsNeedOwner},
 		{"Roster", testRoster},
@@ -341,6 +342,58 @@ func testPersistentChannels(t *testing.T, s store.Store) {
 	want := []string{"alice@example.org irc.a #one unset", "alice@example.org irc.b #two false", "bob@example.org irc.a #one unset"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("PersistentChannels = %q, want %q", keys, want)
+	}
+}
+
+func testKeptChannels(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	list := func() []string {
+		t.Helper()
+		got, err := s.KeptChannels(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, c := range got {
+			keys = append(keys, c.Owner.String()+" "+c.Server+" "+c.Channel)
+		}
+		return keys
+	}
+	if got := list(); len(got) != 0 {
+		t.Fatalf("empty store: %q", got)
+	}
+	bob := jid.MustParse("bob@example.org")
+	for _, c := range []store.KeptChannel{
+		{Owner: alice, Server: "irc.b", Channel: "#two"},
+		{Owner: withResource(alice, "phone"), Server: "irc.a", Channel: "#one"}, // stored under the bare JID
+		{Owner: bob, Server: "irc.a", Channel: "#one"},
+		{Owner: alice, Server: "irc.a", Channel: "#one"}, // again: not an error
+	} {
+		if err := s.KeepChannel(ctx, c); err != nil {
+			t.Fatalf("KeepChannel(%v): %v", c, err)
+		}
+	}
+	want := []string{"alice@example.org irc.a #one", "alice@example.org irc.b #two", "bob@example.org irc.a #one"}
+	if got := list(); !reflect.DeepEqual(got, want) {
+		t.Errorf("KeptChannels = %q, want %q", got, want)
+	}
+	for _, c := range []store.KeptChannel{
+		{Owner: alice, Server: "irc.a", Channel: "#one"},
+		{Owner: alice, Server: "irc.a", Channel: "#one"},   // again: not an error
+		{Owner: alice, Server: "irc.c", Channel: "#never"}, // never kept: not an error
+	} {
+		if err := s.ForgetChannel(ctx, c); err != nil {
+			t.Fatalf("ForgetChannel(%v): %v", c, err)
+		}
+	}
+	want = []string{"alice@example.org irc.b #two", "bob@example.org irc.a #one"}
+	if got := list(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after ForgetChannel: KeptChannels = %q, want %q", got, want)
+	}
+	for _, c := range []store.KeptChannel{{Server: "irc.a", Channel: "#x"}, {Owner: alice, Channel: "#x"}, {Owner: alice, Server: "irc.a"}} {
+		if err := s.KeepChannel(ctx, c); err == nil {
+			t.Errorf("KeepChannel(%+v) accepted an empty key", c)
+		}
 	}
 }
 
