@@ -269,6 +269,9 @@ func (s *Session) disconnect(servers []string, msg string, drop bool) {
 		if servers != nil && !contains(servers, name) {
 			continue
 		}
+		for _, r := range srv.rooms {
+			s.forgetKept(r) // the user leaves these channels for good
+		}
 		if !drop {
 			s.quit(srv, msg)
 			continue

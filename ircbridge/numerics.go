@@ -211,6 +211,7 @@ func (s *Session) onEndOfNames(srv *ircServer, m ircmsg.Message, args []string) 
 		r.addOccupant(r.newOccupant(srv.nick, "", "", ""))
 	}
 	r.occupants.seal()
+	s.keepIfPersistent(r)
 	if r.rejoin {
 		s.rejoined(srv, r)
 		return

@@ -3,14 +3,32 @@ package ircbridge
 import (
 	"context"
 	"strings"
+
+	"biboumi/store"
+
+	"mellium.im/xmpp/jid"
 )
 
 // This file keeps persistent channels joined: a persistent room stays
 // joined on IRC (and archived) when the user's last resource leaves, and
 // is joined again when the gateway starts (reference §5.3, issue 5).
+//
+// A channel is persistent by its own option (stored with its options) or
+// by the user's global one. Which channels the global option keeps is
+// recorded in the store as kept channels: from the end of the join (or
+// from the moment the option keeps a room the last client left) until the
+// user leaves it for good (PART, KICK, a refused join, a disconnect
+// command). A gateway shutdown, or a connection that ends without
+// reconnection (the server may just be down), leaves the records, so the
+// next start joins them again.
 
 // evRejoin asks a session to join a persistent channel with no resource.
-type evRejoin struct{ server, channel string }
+// kept is set for a kept channel, which is joined only if the user's
+// global option still keeps it.
+type evRejoin struct {
+	server, channel string
+	kept            bool
+}
 
 func (evRejoin) isEvent() {}
 
@@ -21,9 +39,8 @@ func (s *Session) persistent(r *room) bool {
 }
 
 // RejoinPersistent joins, for every user, the channels whose own
-// "persistent" setting is on. The program calls it once the component is
-// connected. Channels kept only by the global setting are not rejoined:
-// which channels those are is not stored.
+// "persistent" setting is on and the kept channels. The program calls it
+// once the component is connected. It returns how many joins it started.
 func (g *Gateway) RejoinPersistent(ctx context.Context) (int, error) {
 	if g.store == nil {
 		return 0, nil
@@ -32,12 +49,32 @@ func (g *Gateway) RejoinPersistent(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	kept, err := g.store.KeptChannels(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// A channel's own option wins over a kept record of the same channel.
+	type rejoin struct {
+		owner jid.JID
+		ev    evRejoin
+	}
+	var joins []rejoin
+	own := make(map[string]bool, len(chans))
 	for _, c := range chans {
-		if cfg := g.cfg.Load(); cfg.FixedServer != "" && c.Server != cfg.FixedServer {
+		own[c.Owner.Bare().String()+" "+c.Server+" "+c.Channel] = true
+		joins = append(joins, rejoin{c.Owner, evRejoin{server: c.Server, channel: c.Channel}})
+	}
+	for _, c := range kept {
+		if !own[c.Owner.Bare().String()+" "+c.Server+" "+c.Channel] {
+			joins = append(joins, rejoin{c.Owner, evRejoin{server: c.Server, channel: c.Channel, kept: true}})
+		}
+	}
+	n := 0
+	for _, j := range joins {
+		if cfg := g.cfg.Load(); cfg.FixedServer != "" && j.ev.server != cfg.FixedServer {
 			continue
 		}
-		if g.post(c.Owner, evRejoin{server: c.Server, channel: c.Channel}) {
+		if g.post(j.owner, j.ev) {
 			n++
 		}
 	}
@@ -47,6 +84,12 @@ func (g *Gateway) RejoinPersistent(ctx context.Context) (int, error) {
 // rejoin joins a persistent channel for nobody in particular: the room is
 // tracked without resources, so the user's next join is answered at once.
 func (s *Session) rejoin(ev evRejoin) {
+	if ev.kept && !s.globalOptions().Persistent.Or(s.cfg.PersistentByDefault) {
+		// The user turned the global option off while the gateway was
+		// down (or the admin changed persistent_by_default).
+		s.forgetChannel(ev.server, ev.channel)
+		return
+	}
 	srv := s.servers[ev.server]
 	if srv == nil {
 		srv = s.connect(ev.server, s.defaultNick())
@@ -59,10 +102,50 @@ func (s *Session) rejoin(ev evRejoin) {
 		return
 	}
 	r := newRoom(srv, ev.channel, j, s.channelOptions(ev.server, ev.channel))
+	r.kept = ev.kept
 	srv.rooms[srv.fold(ev.channel)] = r
 	s.applyCharset(srv, r)
 	if srv.registered {
 		s.sendJoin(srv, r)
+	}
+}
+
+// keepIfPersistent records r as a kept channel when the user's global
+// option keeps it (a channel kept by its own option needs no record).
+func (s *Session) keepIfPersistent(r *room) {
+	if r.kept || r.opts.Persistent || s.g.store == nil || !s.globalOptions().Persistent.Or(s.cfg.PersistentByDefault) {
+		return
+	}
+	ctx, cancel := s.storeCtx()
+	defer cancel()
+	err := s.g.store.KeepChannel(ctx, store.KeptChannel{Owner: s.owner, Server: r.srv.name, Channel: r.archName})
+	if err != nil {
+		s.log.Error("recording a kept channel; it will not be joined again at start-up",
+			"server", r.srv.name, "channel", r.archName, "err", err)
+		return
+	}
+	r.kept = true
+}
+
+// forgetKept removes r from the kept channels, unless the gateway is
+// shutting down (then the record is what rejoins r at the next start).
+func (s *Session) forgetKept(r *room) {
+	if !r.kept || s.stopping {
+		return
+	}
+	r.kept = false
+	s.forgetChannel(r.srv.name, r.archName)
+}
+
+func (s *Session) forgetChannel(server, channel string) {
+	if s.g.store == nil {
+		return
+	}
+	ctx, cancel := s.storeCtx()
+	defer cancel()
+	if err := s.g.store.ForgetChannel(ctx, store.KeptChannel{Owner: s.owner, Server: server, Channel: channel}); err != nil {
+		s.log.Error("forgetting a kept channel; it may be joined again at start-up",
+			"server", server, "channel", channel, "err", err)
 	}
 }
 

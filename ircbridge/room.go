@@ -39,6 +39,9 @@ type room struct {
 	topicBy   string
 	// rejoin is set while the room is joined again after a reconnection.
 	rejoin bool
+	// kept is set while the room is recorded as a kept channel (the
+	// user's global persistent option; see persistent.go).
+	kept bool
 	// echoes are our lines waiting for their echo-message echo.
 	echoes []pendingEcho
 }

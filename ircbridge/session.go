@@ -68,8 +68,11 @@ type Session struct {
 	pending  pending
 	// global caches the user's global options (nil until first read).
 	global *store.GlobalOptions
-	adhoc  map[string]*adhocSession // by adhocKey
-	roster map[string]bool          // subscribed gateway/server JIDs (nil until read)
+	// stopping is set once the gateway shuts down: the rooms it closes
+	// stay recorded as kept channels, to be joined again at start-up.
+	stopping bool
+	adhoc    map[string]*adhocSession // by adhocKey
+	roster   map[string]bool          // subscribed gateway/server JIDs (nil until read)
 }
 
 func newSession(g *Gateway, owner jid.JID) *Session {
@@ -133,6 +136,7 @@ func (s *Session) handleEvent(ev event) {
 }
 
 func (s *Session) handleShutdown() {
+	s.stopping = true
 	for _, srv := range s.servers {
 		srv.conn.Quit("Gateway shutdown")
 	}

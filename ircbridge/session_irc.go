@@ -92,6 +92,8 @@ func (s *Session) closed(srv *ircServer, ev ircclient.Closed) {
 		s.dropPendingFor(srv.name)
 		return
 	}
+	// Kept channels stay recorded: a server that is down when the gateway
+	// starts must not make the user lose them.
 	for _, r := range srv.rooms {
 		for _, res := range r.leaving.list() {
 			s.sendSelfUnavailable(r, res, Presence{})

@@ -186,6 +186,7 @@ func (s *Session) leave(res jid.JID, addr Address, status string) {
 	}
 	if r.state == roomJoined && s.persistent(r) {
 		// Stay on IRC (and keep archiving); only the client leaves.
+		s.keepIfPersistent(r)
 		s.sendSelfUnavailable(r, res, Presence{Status: status})
 		srv.dropResource(res)
 		return
@@ -211,6 +212,7 @@ func plural(n int) string {
 
 // removeRoom forgets r and quits the server when no room is left.
 func (s *Session) removeRoom(srv *ircServer, r *room) {
+	s.forgetKept(r)
 	delete(srv.rooms, srv.fold(r.name))
 	if len(srv.rooms) == 0 {
 		s.quit(srv, "")
