@@ -33,6 +33,7 @@ func TestControl(t *testing.T) {
 		{"server_configure", "prosody", "ngircd", testServerConfigure},
 		{"server_configure", "ejabberd", "inspircd", testServerConfigure},
 		{"persistent", "ejabberd", "ngircd", testPersistent},
+		{"persistent_global", "prosody", "inspircd", testPersistentGlobal},
 		{"channel_list", "prosody", "inspircd", testChannelList},
 		{"disconnect_user", "ejabberd", "inspircd", testDisconnectUser},
 		{"disconnect_user_self", "prosody", "inspircd", testDisconnectSelf},
@@ -395,6 +396,53 @@ func testPersistent(t *testing.T, s setup) {
 	for _, m := range ircUntil(t, bob, ircFrom(nick, "PRIVMSG", "#persist", "after restart"), "Alice's message after the restart") {
 		if m.Nick() == nick && (m.Command == "PART" || m.Command == "JOIN" || m.Command == "NICK") {
 			t.Errorf("the gateway joined twice, or changed its nick: %v", m)
+		}
+	}
+}
+
+// testPersistentGlobal: the user's global persistent option (the
+// gateway's configure command) keeps every channel joined, across a
+// restart; once it is off, leaving parts the channel for good.
+func testPersistentGlobal(t *testing.T, s setup) {
+	s.nicks = []string{"bob"}
+	w := s.start(t)
+	alice, bob := w.alice, w.irc[0]
+	bob.Join(t, "#global")
+	bob.Join(t, "#other")
+	room := w.room("#global")
+	configure := func(id, value string) {
+		t.Helper()
+		cmd := executeForm(t, alice, w.g.host, "configure", id+"a", true)
+		done := commandOf(t, submit(t, alice, w.g.host, cmd, id+"b", "complete", fv("persistent", value)), w.g.host, "configure", "completed")
+		if got := note(t, done, "info"); got != "Configuration successfully applied." {
+			t.Errorf("configure persistent=%s: note %q", value, got)
+		}
+	}
+	configure("gp1", "true")
+	join(t, alice, room, "Alice", "")
+	bob.Expect(t, ircFrom("Alice", "JOIN", "#global"), "Alice's JOIN")
+	leave(t, alice, room, "Alice")
+
+	// Restart: the new gateway joins the channel again by itself.
+	w.restartGateway(t)
+	bob.Expect(t, func(m ircmsg.Message) bool { return m.Command == "QUIT" && m.Nick() == "Alice" }, "the QUIT at shutdown")
+	m := bob.Expect(t, testenv.IsCommand("JOIN", "#global"), "the gateway's JOIN at start-up, without any XMPP join")
+	nick := m.Nick()
+
+	// With the option off, leaving parts the channel, and the next start
+	// does not join it again.
+	configure("gp2", "false")
+	j := join(t, alice, room, "Alice", "")
+	if got := j.self.Attr("from"); got != room+"/"+nick {
+		t.Errorf("self-presence from %s, want %s/%s", got, room, nick)
+	}
+	leave(t, alice, room, nick)
+	bob.Expect(t, ircFrom(nick, "PART", "#global"), "the PART once the option is off")
+	w.restartGateway(t)
+	join(t, alice, w.room("#other"), "Alice", "")
+	for _, m := range ircUntil(t, bob, testenv.IsCommand("JOIN", "#other"), "Alice's JOIN to #other after the second restart") {
+		if m.Command == "JOIN" && lastParam(m) == "#global" {
+			t.Errorf("the gateway joined a channel the user left: %v", m)
 		}
 	}
 }
