@@ -130,6 +130,8 @@ type Settings struct {
 	Servers  []ServerOptions // with their after-connect commands
 	Channels []ChannelOptions
 	Roster   []RosterItem
+	Kept     []KeptChannel
+	Certs    []ClientCert
 	// Skipped are rows not copied (invalid JIDs, duplicate keys, orphan
 	// after-connect commands).
 	Skipped []CopyIssue
@@ -242,9 +244,9 @@ type CopyReport struct {
 	Source string
 	DryRun bool
 
-	// Global, Servers, Channels and Roster count the option rows and
-	// roster items copied.
-	Global, Servers, Channels, Roster int
+	// Global, Servers, Channels, Roster, Kept and Certs count the option
+	// rows, roster items, kept channels and client certificates copied.
+	Global, Servers, Channels, Roster, Kept, Certs int
 	// SettingsSkipped and SettingsRepaired list the settings rows not
 	// copied or copied with a fix.
 	SettingsSkipped, SettingsRepaired []CopyIssue

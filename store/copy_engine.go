@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -105,7 +106,8 @@ func (c *copier) settings(ctx context.Context) error {
 	r := c.report
 	r.SettingsSkipped, r.SettingsRepaired = s.Skipped, s.Repaired
 	r.Global, r.Servers, r.Channels, r.Roster = len(s.Global), len(s.Servers), len(s.Channels), len(s.Roster)
-	total := int64(r.Global + r.Servers + r.Channels + r.Roster)
+	r.Kept, r.Certs = len(s.Kept), len(s.Certs)
+	total := int64(r.Global + r.Servers + r.Channels + r.Roster + r.Kept + r.Certs)
 	c.status(PhaseSettings, 0, total, false)
 	if c.opts.DryRun {
 		c.status(PhaseSettings, total, total, true)
@@ -136,6 +138,22 @@ func (c *copier) settings(ctx context.Context) error {
 	}
 	for _, it := range s.Roster {
 		if err := step("roster item "+it.Local.String(), it.Remote, c.dst.AddRosterItem(ctx, it.Local, it.Remote)); err != nil {
+			return err
+		}
+	}
+	for _, k := range s.Kept {
+		if err := step("kept channel "+k.Channel, k.Owner, c.dst.KeepChannel(ctx, k)); err != nil {
+			return err
+		}
+	}
+	for _, cert := range s.Certs {
+		err := c.dst.StoreClientCert(ctx, cert.Owner, cert.CertPEM, cert.KeyPEM)
+		if errors.Is(err, ErrConflict) {
+			// The destination made its own; verifySettings reports it if
+			// it differs, and keeps it: the IRC servers may know it.
+			err = nil
+		}
+		if err := step("client certificate", cert.Owner, err); err != nil {
 			return err
 		}
 	}
@@ -175,6 +193,38 @@ func (c *copier) verifySettings(ctx context.Context, s *Settings) error {
 	}
 	if bad > 0 {
 		c.mismatch("%d copied option rows read back different from the source", bad)
+	}
+	if len(s.Kept) > 0 {
+		kept, err := c.dst.KeptChannels(ctx)
+		if err != nil {
+			return fmt.Errorf("store: copy: verifying: %w", err)
+		}
+		have := make(map[string]bool, len(kept))
+		for _, k := range kept {
+			have[k.Owner.Bare().String()+" "+k.Server+" "+k.Channel] = true
+		}
+		missing := 0
+		for _, k := range s.Kept {
+			if !have[k.Owner.Bare().String()+" "+k.Server+" "+k.Channel] {
+				missing++
+			}
+		}
+		if missing > 0 {
+			c.mismatch("%d copied kept channels are missing in the destination", missing)
+		}
+	}
+	differ := 0
+	for _, want := range s.Certs {
+		cert, key, err := c.dst.ClientCert(ctx, want.Owner)
+		if err != nil {
+			return fmt.Errorf("store: copy: verifying: %w", err)
+		}
+		if !bytes.Equal(cert, want.CertPEM) || !bytes.Equal(key, want.KeyPEM) {
+			differ++
+		}
+	}
+	if differ > 0 {
+		c.mismatch("%d client certificates differ in the destination, which made its own (kept there: the IRC servers may know them)", differ)
 	}
 	if len(s.Roster) > 0 {
 		items, err := c.dst.Roster(ctx, RosterQuery{})

@@ -163,6 +163,13 @@ type KeptChannel struct {
 	Channel string  // the channel name with its prefix (casefolded)
 }
 
+// ClientCert is a user's IRC client certificate (SASL EXTERNAL, CertFP),
+// PEM-encoded.
+type ClientCert struct {
+	Owner           jid.JID // the user's bare JID
+	CertPEM, KeyPEM []byte
+}
+
 // DefaultChannelOptions returns the options of a channel the user never
 // configured.
 func DefaultChannelOptions(owner jid.JID, server, channel string) ChannelOptions {

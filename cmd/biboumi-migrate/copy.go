@@ -16,7 +16,9 @@ import (
 const copyUsage = `Usage: biboumi-migrate copy --from SRC --to DST [OPTIONS]
 
 Copies per-user options (global, server with after-connect commands,
-channel), the roster and the whole channel archive from SRC into DST.
+channel), the roster and the whole channel archive from SRC into DST; from
+a database of this gateway, also the kept channels (the global persistent
+option's) and the IRC client certificates (CertFP).
 
 SRC is a database of Biboumi 9.x or of this gateway, in SQLite (a file path)
 or PostgreSQL (a postgres:// or postgresql:// URL); its schema is detected.
@@ -26,7 +28,8 @@ SQLite path works too); its schema is created or upgraded first.
 
 Archived lines keep their IDs (clients know them as MAM ids); Biboumi lines
 with an empty or duplicate uuid_ get a stable derived ID. Options in DST are
-replaced by the source's. Running the command again copies nothing twice; a
+replaced by the source's; a client certificate DST already has is kept
+(the IRC servers may know it) and a different one in SRC is reported. Running the command again copies nothing twice; a
 copy that was interrupted (Ctrl-C, kill, crash) resumes where it stopped.
 At the end the copy is verified: every source row is accounted for, and
 every source line is in DST with the same content; a mismatch exits with
@@ -192,8 +195,8 @@ func printReport(w io.Writer, r *store.CopyReport) {
 		verb = "Dry run: would copy"
 	}
 	fmt.Fprintf(w, "%s from %s:\n", verb, r.Source)
-	fmt.Fprintf(w, "  options: %d global, %d server, %d channel; roster: %d items; %d settings rows skipped, %d repaired\n",
-		r.Global, r.Servers, r.Channels, r.Roster, len(r.SettingsSkipped), len(r.SettingsRepaired))
+	fmt.Fprintf(w, "  options: %d global, %d server, %d channel; roster: %d items; %d kept channels; %d client certificates; %d settings rows skipped, %d repaired\n",
+		r.Global, r.Servers, r.Channels, r.Roster, r.Kept, r.Certs, len(r.SettingsSkipped), len(r.SettingsRepaired))
 	run := r.Run
 	start := "from the start"
 	if r.ResumedAfter > 0 {

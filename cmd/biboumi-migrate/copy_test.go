@@ -268,3 +268,34 @@ func TestDryRun(t *testing.T) {
 	}
 	mustCLI(t, exitOK, "copy", "--from", from, "--dry-run") // no --to needed
 }
+
+// TestCopyKeepsDestinationCert checks that a client certificate the
+// destination already has is kept (the IRC servers may know its
+// fingerprint) and that the copy reports the difference as a mismatch.
+func TestCopyKeepsDestinationCert(t *testing.T) {
+	t.Parallel()
+	from := ourSQLite(t, 10)
+	to := filepath.Join(t.TempDir(), "dst.sqlite")
+	alice := jid.MustParse("alice@example.org")
+	theirs := []byte("-----BEGIN CERTIFICATE-----\nTHEIRS\n-----END CERTIFICATE-----\n")
+	func() {
+		dst := openDst(t, to)
+		if err := dst.StoreClientCert(t.Context(), alice, theirs, []byte("key")); err != nil {
+			t.Fatal(err)
+		}
+		dst.Close()
+	}()
+	_, stderr := mustCLI(t, exitFailure, "copy", "--from", from, "--to", to)
+	if !strings.Contains(stderr, "1 client certificates differ in the destination") {
+		t.Errorf("no mismatch reported for the certificate:\n%s", stderr)
+	}
+	dst := openDst(t, to)
+	cert, _, err := dst.ClientCert(t.Context(), alice)
+	if err != nil || string(cert) != string(theirs) {
+		t.Errorf("destination certificate %q, %v; want its own kept", cert, err)
+	}
+	// Everything else was copied.
+	if kept, err := dst.KeptChannels(t.Context()); err != nil || len(kept) != 1 {
+		t.Errorf("kept channels %v, %v", kept, err)
+	}
+}

@@ -61,6 +61,7 @@ type logRow struct {
 type dump struct {
 	logs                              []logRow // in seq order
 	global, servers, channels, roster []string
+	kept, certs                       []string
 }
 
 func sqlOpen(t testing.TB, dbName string) *sql.DB {
@@ -122,13 +123,13 @@ func dumpOurs(t testing.TB, dbName string) dump {
 		return err
 	})
 	query(t, db, `SELECT owner, server, address, ports, tls_ports, verify_cert, fingerprint, pass, sasl_password, nick, username,
-	realname, encoding_in, encoding_out, max_history_length, throttle_limit FROM irc_server_options ORDER BY owner, server`,
+	realname, encoding_in, encoding_out, max_history_length, throttle_limit, sasl_mechanism FROM irc_server_options ORDER BY owner, server`,
 		func(r *sql.Rows) error {
 			var s [14]string
 			var verify bool
 			var mhl, throttle int
-			err := r.Scan(&s[0], &s[1], &s[2], &s[3], &s[4], &verify, &s[5], &s[6], &s[7], &s[8], &s[9], &s[10], &s[11], &s[12], &mhl, &throttle)
-			d.servers = append(d.servers, fmt.Sprintf("%q %v %d %d %q", s[:13], verify, mhl, throttle, commands[s[0]+" "+s[1]]))
+			err := r.Scan(&s[0], &s[1], &s[2], &s[3], &s[4], &verify, &s[5], &s[6], &s[7], &s[8], &s[9], &s[10], &s[11], &s[12], &mhl, &throttle, &s[13])
+			d.servers = append(d.servers, fmt.Sprintf("%q %v %d %d %q %q", s[:13], verify, mhl, throttle, commands[s[0]+" "+s[1]], s[13]))
 			return err
 		})
 	query(t, db, `SELECT owner, server, channel, encoding_in, encoding_out, max_history_length, persistent, record_history
@@ -144,6 +145,18 @@ FROM irc_channel_options ORDER BY owner, server, channel`, func(r *sql.Rows) err
 		var l, rm string
 		err := r.Scan(&l, &rm)
 		d.roster = append(d.roster, l+" "+rm)
+		return err
+	})
+	query(t, db, "SELECT owner, server, channel FROM kept_channels ORDER BY owner, server, channel", func(r *sql.Rows) error {
+		var o, s, c string
+		err := r.Scan(&o, &s, &c)
+		d.kept = append(d.kept, o+" "+s+" "+c)
+		return err
+	})
+	query(t, db, "SELECT owner, cert_pem, key_pem FROM client_certs ORDER BY owner", func(r *sql.Rows) error {
+		var o, c, k string
+		err := r.Scan(&o, &c, &k)
+		d.certs = append(d.certs, fmt.Sprintf("%s %q %q", o, c, k))
 		return err
 	})
 	return d
@@ -241,7 +254,7 @@ func formatSettings(set *store.Settings) (global, servers, channels, roster []st
 			o.SASLPassword, o.Nick, o.Username, o.Realname, o.EncodingIn, o.EncodingOut}
 		var cmds []string
 		cmds = append(cmds, o.AfterConnectCommands...)
-		servers = append(servers, fmt.Sprintf("%q %v %d %d %q", s, o.VerifyCert, o.MaxHistoryLength, o.ThrottleLimit, cmds))
+		servers = append(servers, fmt.Sprintf("%q %v %d %d %q %q", s, o.VerifyCert, o.MaxHistoryLength, o.ThrottleLimit, cmds, o.SASLMechanism))
 	}
 	for _, o := range set.Channels {
 		s := [5]string{o.Owner.String(), o.Server, o.Channel, o.EncodingIn, o.EncodingOut}
@@ -281,6 +294,8 @@ func compareDumps(t *testing.T, got, want dump) {
 		{"server options", got.servers, want.servers},
 		{"channel options", got.channels, want.channels},
 		{"roster", got.roster, want.roster},
+		{"kept channels", got.kept, want.kept},
+		{"client certificates", got.certs, want.certs},
 	} {
 		if !slices.Equal(c.got, c.want) {
 			t.Errorf("%s:\n got %q\nwant %q", c.what, c.got, c.want)
@@ -329,13 +344,16 @@ func fillOurs(t testing.TB, dbName string, n int) {
 		s.StoreGlobalOptions(ctx, store.GlobalOptions{Owner: bob, MaxHistoryLength: 0, Persistent: store.Unset}),
 		s.StoreServerOptions(ctx, store.ServerOptions{Owner: alice, Server: "irc.example.org", Address: "10.0.0.1",
 			Ports: []int{6667, 7000}, TLSPorts: []int{}, VerifyCert: true, Pass: "pw", SASLPassword: "sasl", Nick: "al",
-			ThrottleLimit: 3, MaxHistoryLength: 20, AfterConnectCommands: []string{"MODE al +i", "JOIN #x"}}),
+			ThrottleLimit: 3, MaxHistoryLength: 20, AfterConnectCommands: []string{"MODE al +i", "JOIN #x"}, SASLMechanism: "EXTERNAL"}),
 		s.StoreServerOptions(ctx, store.DefaultServerOptions(bob, "chat.freenode.net")),
 		s.StoreChannelOptions(ctx, store.ChannelOptions{Owner: alice, Server: "irc.example.org", Channel: "#ça",
 			EncodingIn: "ISO-8859-1", MaxHistoryLength: 5, Persistent: true, RecordHistory: store.False}),
 		s.StoreChannelOptions(ctx, store.DefaultChannelOptions(bob, "chat.freenode.net", "#chan")),
 		s.AddRosterItem(ctx, jid.MustParse("biboumi.example.org"), alice),
 		s.AddRosterItem(ctx, jid.MustParse("irc.example.org@biboumi.example.org"), bob),
+		s.KeepChannel(ctx, store.KeptChannel{Owner: bob, Server: "chat.freenode.net", Channel: "#kept"}),
+		s.StoreClientCert(ctx, alice, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
+			[]byte("-----BEGIN PRIVATE KEY-----\nMC4C\n-----END PRIVATE KEY-----\n")),
 	} {
 		if err != nil {
 			t.Fatal(err)

@@ -388,13 +388,13 @@ func (s *Source) ScanSettings(ctx context.Context) (*store.Settings, error) {
 
 	servers := map[[2]string]int{} // (owner, server) → index in set.Servers
 	err = queryEach(ctx, s.db, `SELECT owner, server, address, ports, tls_ports, verify_cert, fingerprint, pass, sasl_password,
-	nick, username, realname, encoding_in, encoding_out, max_history_length, throttle_limit
+	nick, username, realname, encoding_in, encoding_out, max_history_length, throttle_limit, sasl_mechanism
 FROM irc_server_options ORDER BY owner, server`, func(rows *sql.Rows) error {
 		o := store.ServerOptions{Stored: true}
 		var owner, ports, tlsPorts string
 		if err := rows.Scan(&owner, &o.Server, &o.Address, &ports, &tlsPorts, &o.VerifyCert, &o.Fingerprint, &o.Pass,
 			&o.SASLPassword, &o.Nick, &o.Username, &o.Realname, &o.EncodingIn, &o.EncodingOut,
-			&o.MaxHistoryLength, &o.ThrottleLimit); err != nil {
+			&o.MaxHistoryLength, &o.ThrottleLimit, &o.SASLMechanism); err != nil {
 			return err
 		}
 		var err error
@@ -468,6 +468,43 @@ FROM irc_channel_options ORDER BY owner, server, channel`, func(rows *sql.Rows) 
 			return nil
 		}
 		set.Roster = append(set.Roster, store.RosterItem{Local: l, Remote: r})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	err = queryEach(ctx, s.db, "SELECT owner, server, channel FROM kept_channels ORDER BY owner, server, channel", func(rows *sql.Rows) error {
+		var k store.KeptChannel
+		var owner string
+		if err := rows.Scan(&owner, &k.Server, &k.Channel); err != nil {
+			return err
+		}
+		var err error
+		if k.Owner, err = owners.parse(owner); err != nil {
+			skip("kept_channels", "owner", err)
+			return nil
+		}
+		set.Kept = append(set.Kept, k)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	err = queryEach(ctx, s.db, "SELECT owner, cert_pem, key_pem FROM client_certs ORDER BY owner", func(rows *sql.Rows) error {
+		var c store.ClientCert
+		var owner, cert, key string
+		if err := rows.Scan(&owner, &cert, &key); err != nil {
+			return err
+		}
+		var err error
+		if c.Owner, err = owners.parse(owner); err != nil {
+			skip("client_certs", "owner", err)
+			return nil
+		}
+		c.CertPEM, c.KeyPEM = []byte(cert), []byte(key)
+		set.Certs = append(set.Certs, c)
 		return nil
 	})
 	if err != nil {
