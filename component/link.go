@@ -150,6 +150,9 @@ type Link struct {
 	// that the final drain sees every accepted stanza.
 	sendMu sync.RWMutex
 	closed bool
+	// closing is closed first thing at shutdown, so that senders waiting
+	// for room in a full queue give up (and release sendMu) at once.
+	closing chan struct{}
 
 	closeCtx    context.Context // done when shutdown begins
 	closeCancel context.CancelFunc
@@ -173,12 +176,13 @@ var _ ircbridge.Sender = (*Link)(nil)
 func New(cfg Config, h Handler) *Link {
 	cfg.setDefaults()
 	l := &Link{
-		cfg:   cfg,
-		h:     h,
-		log:   cfg.Logger.With("xmpp_server", cfg.Addr, "domain", cfg.Domain.String()),
-		queue: make(chan []byte, cfg.QueueSize),
-		ready: make(chan struct{}),
-		done:  make(chan struct{}),
+		cfg:     cfg,
+		h:       h,
+		log:     cfg.Logger.With("xmpp_server", cfg.Addr, "domain", cfg.Domain.String()),
+		queue:   make(chan []byte, cfg.QueueSize),
+		ready:   make(chan struct{}),
+		done:    make(chan struct{}),
+		closing: make(chan struct{}),
 	}
 	l.closeCtx, l.closeCancel = context.WithCancel(context.Background())
 	return l
@@ -241,6 +245,8 @@ func (l *Link) enqueue(ctx context.Context, b []byte) error {
 		return ErrQueueFull
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-l.closing:
+		return ErrClosed
 	}
 }
 
@@ -248,6 +254,7 @@ func (l *Link) enqueue(ctx context.Context, b []byte) error {
 // drains the queue and ends the stream, and Run returns.
 func (l *Link) beginClose() {
 	l.closeOnce.Do(func() {
+		close(l.closing) // wakes the senders that hold sendMu while waiting
 		l.sendMu.Lock()
 		l.closed = true
 		l.sendMu.Unlock()
