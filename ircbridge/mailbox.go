@@ -45,14 +45,16 @@ const (
 // mailbox is the queue of a session. Its fields are guarded by mu; the
 // worker owns the session's other fields.
 type mailbox struct {
-	mu       sync.Mutex
-	items    []mailItem
-	head     int           // items[head:] are waiting
-	events   int           // mailEvent items waiting
-	ircs     int           // mailIRC items waiting
-	ircSpace chan struct{} // signalled when ircs drops below ircBacklog
-	running  bool          // a worker is draining
-	retired  bool          // the session left the registry: nothing more is accepted
+	mu     sync.Mutex
+	items  []mailItem
+	head   int // items[head:] are waiting
+	events int // mailEvent items waiting
+	ircs   int // mailIRC items waiting
+	// ircSpace, when not nil, is closed when ircs drops below ircBacklog:
+	// it wakes every connection waiting for room (each checks again).
+	ircSpace chan struct{}
+	running  bool // a worker is draining
+	retired  bool // the session left the registry: nothing more is accepted
 }
 
 // put appends it and starts a worker if none is running. It reports false
@@ -100,9 +102,13 @@ func (s *Session) postEvent(ev event) bool {
 func (s *Session) ircHandler(ev ircclient.Event) {
 	s.mb.mu.Lock()
 	for s.mb.ircs >= ircBacklog && !s.mb.retired {
+		if s.mb.ircSpace == nil {
+			s.mb.ircSpace = make(chan struct{})
+		}
+		space := s.mb.ircSpace
 		s.mb.mu.Unlock()
 		select {
-		case <-s.mb.ircSpace:
+		case <-space:
 		case <-s.ctx.Done():
 			return
 		}
@@ -131,13 +137,14 @@ func (s *Session) take() (it mailItem, ok bool) {
 	case mailEvent:
 		mb.events--
 	case mailIRC:
-		if mb.ircs == ircBacklog {
-			select {
-			case mb.ircSpace <- struct{}{}:
-			default:
-			}
-		}
 		mb.ircs--
+		if mb.ircSpace != nil {
+			// A broadcast, not one token: with two connections waiting,
+			// a single wake-up could be used up by the first while the
+			// second waited forever.
+			close(mb.ircSpace)
+			mb.ircSpace = nil
+		}
 	}
 	return it, true
 }

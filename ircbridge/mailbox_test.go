@@ -4,9 +4,12 @@ import (
 	"context"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"biboumi/ircbridge/ircclient"
 
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -153,5 +156,72 @@ func TestSessionCountedOnce(t *testing.T) {
 	}
 	if s.put(mailItem{kind: mailTick}) {
 		t.Error("a retired session accepted an item")
+	}
+}
+
+// blockedInIRCHandler counts the goroutines waiting for room in a mailbox.
+func blockedInIRCHandler() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "[select") && strings.Contains(g, "(*Session).ircHandler") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestMailboxTwoWaitingConnections checks that two connections of one
+// session waiting for room are both woken: with a single wake-up token,
+// two takes in a row before the first waiter ran left the second one
+// waiting forever (its socket unread, its PINGs unanswered).
+func TestMailboxTwoWaitingConnections(t *testing.T) {
+	h := newHarness(t)
+	s := newSession(h.g, jid.MustParse("dave@localhost"))
+	// The test is the worker: mark it running so put starts none.
+	s.mb.mu.Lock()
+	s.mb.running = true
+	for i := 0; i < ircBacklog; i++ {
+		s.putLocked(mailItem{kind: mailIRC, irc: ircclient.Progress{}})
+	}
+	s.mb.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.ircHandler(ircclient.Progress{Text: "from a connection"}) }()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for blockedInIRCHandler() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the handlers never blocked")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The worker handles two items in a row (the woken handler has not run yet).
+	prev := runtime.GOMAXPROCS(1)
+	s.take()
+	s.take()
+	runtime.GOMAXPROCS(prev)
+	// Then it drains everything, as a worker does.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	deadline = time.Now().Add(2 * time.Second)
+	for {
+		for {
+			if _, ok := s.take(); !ok {
+				break
+			}
+		}
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mailbox empty (%d IRC events waiting) but %d handler(s) still blocked: lost wakeup", s.waitingIRC(), blockedInIRCHandler())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

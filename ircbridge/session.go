@@ -82,7 +82,6 @@ func newSession(g *Gateway, owner jid.JID) *Session {
 		owner:    owner,
 		key:      owner.String(),
 		ctx:      g.ctx,
-		mb:       mailbox{ircSpace: make(chan struct{}, 1)},
 		rate:     rate.NewLimiter(rate.Limit(cfg.Limits.StanzaRate), cfg.Limits.StanzaBurst),
 		adhoc:    make(map[string]*adhocSession),
 		log:      cfg.Logger.With("user", owner.String()),
