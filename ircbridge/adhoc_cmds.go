@@ -286,7 +286,9 @@ func (s *Session) disconnect(servers []string, msg string, drop bool) {
 		srv.resources = jidSet{}
 		srv.conn.Close()
 		delete(s.servers, name)
-		s.retiring[srv.conn] = srv
+		if !srv.waiting { // else its Closed event was handled already
+			s.retiring[srv.conn] = srv
+		}
 	}
 	s.publishServers()
 }

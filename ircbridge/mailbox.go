@@ -209,7 +209,9 @@ const (
 // next.
 func (s *Session) idleOrExit() workerNext {
 	if s.ctx.Err() == nil {
-		idle := s.pending.empty() && len(s.adhoc) == 0 && !s.reconnectingAny()
+		// At shutdown, open commands and requests do not hold the
+		// session: only its connections, until they close.
+		idle := s.stopping || s.pending.empty() && len(s.adhoc) == 0 && !s.reconnectingAny()
 		if !idle {
 			s.armTimer()
 		} else {

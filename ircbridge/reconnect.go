@@ -81,6 +81,9 @@ func (s *Session) scheduleReconnect(srv *ircServer, text string) {
 
 // reconnectDue starts the attempts whose time has come.
 func (s *Session) reconnectDue(now time.Time) {
+	if s.stopping {
+		return
+	}
 	for _, srv := range s.servers {
 		if srv.reconnecting && srv.waiting && !now.Before(srv.retryAt) {
 			s.redial(srv)

@@ -137,6 +137,10 @@ func (s *Session) handleEvent(ev event) {
 func (s *Session) handleShutdown() {
 	s.stopping = true
 	for _, srv := range s.servers {
+		if srv.waiting {
+			s.quit(srv, "Gateway shutdown") // no connection to wait for
+			continue
+		}
 		srv.conn.Quit("Gateway shutdown")
 	}
 }
@@ -154,6 +158,12 @@ func (s *Session) publishServers() {
 // quit sends QUIT on srv's connection and moves it out of the way: its
 // remaining events are still handled, but new joins open a new connection.
 func (s *Session) quit(srv *ircServer, reason string) {
+	if srv.waiting {
+		// Its connection already ended and it waits to reconnect: no
+		// Closed event will come, so it is given up here and now.
+		s.endServer(srv, ircclient.Closed{Text: reason})
+		return
+	}
 	srv.conn.Quit(reason)
 	if s.servers[srv.name] == srv {
 		delete(s.servers, srv.name)

@@ -77,7 +77,7 @@ func (s *Session) registered(srv *ircServer, ev ircclient.Registered) {
 // status 332 for joined rooms and a join error for pending ones.
 func (s *Session) closed(srv *ircServer, ev ircclient.Closed) {
 	text := ev.Text
-	if s.servers[srv.name] == srv && shouldReconnect(srv, ev) {
+	if s.servers[srv.name] == srv && !s.stopping && shouldReconnect(srv, ev) {
 		wasUp := srv.registered
 		s.scheduleReconnect(srv, text)
 		srv.waiting = true
@@ -92,6 +92,14 @@ func (s *Session) closed(srv *ircServer, ev ircclient.Closed) {
 		s.dropPendingFor(srv.name)
 		return
 	}
+	s.endServer(srv, ev)
+}
+
+// endServer forgets srv once its connection ended for good (ev), or when
+// it is given up while it waits to reconnect: the user's clients leave its
+// rooms, the requests waiting on it fail.
+func (s *Session) endServer(srv *ircServer, ev ircclient.Closed) {
+	text := ev.Text
 	// Kept channels stay recorded: a server that is down when the gateway
 	// starts must not make the user lose them.
 	for _, r := range srv.rooms {
@@ -99,7 +107,9 @@ func (s *Session) closed(srv *ircServer, ev ircclient.Closed) {
 			s.sendSelfUnavailable(r, res, Presence{})
 		}
 		for _, res := range r.resourceList() {
-			if r.state == roomJoined {
+			if r.state == roomJoined || r.rejoin {
+				// (A room waiting to be joined again after a lost
+				// connection is joined as far as the user knows.)
 				s.sendSelfUnavailable(r, res, Presence{Status: text, MUCUser: &MUCUser{Status: []int{StatusShutdown}}})
 				continue
 			}
