@@ -29,6 +29,7 @@ type mailItem struct {
 	irc     ircclient.Event
 	control *evDisconnect
 	kind    mailKind
+	tick    uint32 // mailTick: the timerGen of the timer that fired
 }
 
 type mailKind uint8
@@ -181,13 +182,7 @@ func (s *Session) work() {
 		case mailControl:
 			s.safely(func() { s.disconnect(it.control.servers, it.control.msg, it.control.drop) })
 		case mailTick:
-			s.timer = nil // single-shot: idleOrExit arms it again if needed
-			s.safely(func() {
-				now := time.Now()
-				s.expirePending(now)
-				s.expireAdhoc(now)
-				s.reconnectDue(now)
-			})
+			s.onTick(it.tick)
 		case mailShutdown:
 			s.safely(s.handleShutdown)
 		case mailStop:
@@ -224,6 +219,12 @@ func (s *Session) idleOrExit() workerNext {
 			return workerContinue
 		}
 	}
+	if len(s.servers) > 0 || len(s.retiring) > 0 {
+		// The gateway's context ended before mailStop reached this
+		// mailbox: close the connections now, as mailStop would, so that
+		// Shutdown does not return before their goroutines end.
+		s.stop()
+	}
 	// Nothing left: leave the registry, unless something arrived.
 	s.stopTimer()
 	if s.g.retire(s) {
@@ -256,14 +257,30 @@ func (s *Session) release() bool {
 	return true
 }
 
+// onTick handles a tick of the timer numbered gen: pending requests
+// expire, ad-hoc sessions time out, reconnections start.
+func (s *Session) onTick(gen uint32) {
+	if gen == s.timerGen {
+		s.timer = nil // single-shot: idleOrExit arms it again if needed
+	} // else a stopped timer's late tick: the armed one stays
+	s.safely(func() {
+		now := time.Now()
+		s.expirePending(now)
+		s.expireAdhoc(now)
+		s.reconnectDue(now)
+	})
+}
+
 // armTimer makes sure a tick comes while requests are pending (answers
 // expire, ad-hoc sessions time out, reconnections are due).
 func (s *Session) armTimer() {
 	if s.timer != nil {
 		return
 	}
+	s.timerGen++
+	gen := s.timerGen
 	s.timer = time.AfterFunc(min(time.Second, s.cfg.ReconnectMin), func() {
-		s.put(mailItem{kind: mailTick})
+		s.put(mailItem{kind: mailTick, tick: gen})
 	})
 }
 
@@ -280,4 +297,6 @@ func (s *Session) stopTimer() {
 func (s *Session) stop() {
 	s.stopTimer()
 	s.closeAll()
+	clear(s.servers)
+	clear(s.retiring)
 }

@@ -225,3 +225,43 @@ func TestMailboxTwoWaitingConnections(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestLateTickKeepsTimer checks that the late tick of a stopped timer
+// (it fired while the worker stopped it) does not make the session forget
+// the timer armed since, which would then run beside a new one.
+func TestLateTickKeepsTimer(t *testing.T) {
+	h := newHarness(t)
+	s := newSession(h.g, jid.MustParse("erin@localhost"))
+	s.mb.mu.Lock()
+	s.mb.running = true // the test is the worker: ticks stay in the mailbox
+	s.mb.mu.Unlock()
+	fast := *h.g.cfg.Load()
+	fast.ReconnectMin = time.Millisecond
+	s.cfg = &fast
+	s.armTimer()
+	deadline := time.Now().Add(5 * time.Second)
+	var late mailItem
+	for {
+		if it, ok := s.take(); ok {
+			late = it
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the timer never ticked")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.stopTimer() // too late: its tick is the one taken above
+	s.cfg = h.g.cfg.Load()
+	s.armTimer()
+	armed := s.timer
+	s.onTick(late.tick)
+	if s.timer != armed {
+		t.Fatalf("the late tick dropped the armed timer (%p, want %p)", s.timer, armed)
+	}
+	s.onTick(s.timerGen) // the armed timer's own tick
+	if s.timer != nil {
+		t.Fatal("the armed timer's tick did not clear it")
+	}
+	armed.Stop()
+}

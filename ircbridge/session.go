@@ -53,8 +53,11 @@ type Session struct {
 	// then the Gateway puts mailStop in every mailbox.
 	ctx   context.Context
 	mb    mailbox
-	timer *time.Timer   // a tick while requests are pending
-	rate  *rate.Limiter // stanzas from the user; used by Gateway.post
+	timer *time.Timer // a tick while requests are pending
+	// timerGen numbers the timers armed, so that a late tick of a
+	// stopped one is told apart.
+	timerGen uint32
+	rate     *rate.Limiter // stanzas from the user; used by Gateway.post
 	// published is the list of connected servers, for admin commands run
 	// in other sessions.
 	published atomic.Pointer[[]string]
