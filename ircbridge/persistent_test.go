@@ -113,13 +113,7 @@ func TestKeptChannelsOptionOff(t *testing.T) {
 	}
 	waitKept(t, h.st)
 	// No connection: the session, with nothing to do, retires.
-	deadline := time.Now().Add(5 * time.Second)
-	for h.g.sessionOf("alice@localhost") != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("the session stays, connected to %v", *h.g.sessionOf("alice@localhost").published.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	h.waitRetired("alice@localhost")
 }
 
 // TestKeptChannelsPart checks that leaving once the option is off parts

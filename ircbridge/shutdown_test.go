@@ -15,39 +15,18 @@ import (
 // once: there is no Closed event left to wait for, and the session must
 // retire.
 func TestLeaveWhileReconnecting(t *testing.T) {
-	h := newHarness(t)
-	h.g.SetConfig(Config{Domain: jid.MustParse("irc.localhost"), TLSPorts: []int{}, Ports: []int{h.irc.Port()},
-		ReconnectMin: 10 * time.Second, ReconnectSpread: -1})
-	c := h.connect()
-	c.Close() // the server goes away: a reconnection is scheduled
-	h.rec.expect(t, "groupchat", "from="+h.room(), "Connection to the IRC server lost")
+	h := lostConnection(t, 10*time.Second)
 	// The user leaves the room before the retry.
 	h.g.HandlePresence(t.Context(), Presence{From: alicePhone, To: jid.MustParse(h.room() + "/Alice"), Type: stanza.UnavailablePresence})
 	h.rec.expect(t, "presence", `type="unavailable"`, "/Alice")
-	deadline := time.Now().Add(3 * time.Second)
-	for h.g.sessionOf("alice@localhost") != nil {
-		if time.Now().After(deadline) {
-			// Consequence at shutdown: a graceful Shutdown always runs into its deadline.
-			s := h.g.sessionOf("alice@localhost")
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			err := h.g.Shutdown(ctx) // after it, the worker is gone: s's fields can be read
-			t.Fatalf("the session never retires: servers=%d retiring=%d; graceful Shutdown: %v", len(s.servers), len(s.retiring), err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	h.waitRetired("alice@localhost")
 }
 
 // TestShutdownWhileReconnecting checks that a shutdown gives up a
 // connection waiting to reconnect at once (no redial, no wait for the
 // grace period) and tells the user they are out of its rooms.
 func TestShutdownWhileReconnecting(t *testing.T) {
-	h := newHarness(t)
-	h.g.SetConfig(Config{Domain: jid.MustParse("irc.localhost"), TLSPorts: []int{}, Ports: []int{h.irc.Port()},
-		ReconnectMin: 300 * time.Millisecond, ReconnectSpread: -1})
-	c := h.connect()
-	c.Close() // the server goes away: a reconnection is scheduled
-	h.rec.expect(t, "groupchat", "from="+h.room(), "Connection to the IRC server lost")
+	h := lostConnection(t, 300*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -100,12 +79,7 @@ func TestShutdownWithOpenAdhoc(t *testing.T) {
 // that waits to reconnect takes the user out of its rooms and lets the
 // session retire.
 func TestDisconnectWhileReconnecting(t *testing.T) {
-	h := newHarness(t)
-	h.g.SetConfig(Config{Domain: jid.MustParse("irc.localhost"), TLSPorts: []int{}, Ports: []int{h.irc.Port()},
-		ReconnectMin: 10 * time.Second, ReconnectSpread: -1})
-	c := h.connect()
-	c.Close()
-	h.rec.expect(t, "groupchat", "from="+h.room(), "Connection to the IRC server lost")
+	h := lostConnection(t, 10*time.Second)
 	iq := h.command(alicePhone, "irc.localhost", "s1", &Command{Node: "disconnect-from-irc-server"})
 	cmd := iq.Payload.(*Command)
 	h.g.HandleIQ(t.Context(), IQ{From: alicePhone, To: jid.MustParse("irc.localhost"), ID: "s2", Type: stanza.SetIQ, Payload: &Command{
@@ -115,10 +89,28 @@ func TestDisconnectWhileReconnecting(t *testing.T) {
 	if iq := h.rec.expect(t, "iq", `id="s2"`).(IQ); iq.Type != stanza.ResultIQ {
 		t.Fatalf("disconnect: %s", describe(iq))
 	}
+	h.waitRetired("alice@localhost")
+}
+
+// lostConnection returns a harness where Alice joined #test and the IRC
+// server then went away: a reconnection is scheduled reconnectMin later.
+func lostConnection(t *testing.T, reconnectMin time.Duration) *harness {
+	t.Helper()
+	h := newHarness(t)
+	h.g.SetConfig(Config{Domain: jid.MustParse("irc.localhost"), TLSPorts: []int{}, Ports: []int{h.irc.Port()},
+		ReconnectMin: reconnectMin, ReconnectSpread: -1})
+	h.connect().Close()
+	h.rec.expect(t, "groupchat", "from="+h.room(), "Connection to the IRC server lost")
+	return h
+}
+
+// waitRetired waits until user's session left the registry.
+func (h *harness) waitRetired(user string) {
+	h.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for h.g.sessionOf("alice@localhost") != nil {
+	for h.g.sessionOf(user) != nil {
 		if time.Now().After(deadline) {
-			t.Fatal("the session never retires")
+			h.t.Fatalf("the session of %s never retires", user)
 		}
 		time.Sleep(time.Millisecond)
 	}
