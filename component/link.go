@@ -167,7 +167,16 @@ type Link struct {
 	// connection failed; the next connection writes them first.
 	// Owned by Run's goroutine.
 	carry [][]byte
+	// carryFails counts the connections in a row that failed with the
+	// same stanza first in carry: at poisonRetries it is dropped, so that
+	// one stanza the server refuses (too large for its limits, say)
+	// cannot keep the link from delivering anything else.
+	carryFails int
 }
+
+// poisonRetries is how many connections in a row may fail with the same
+// stanza at the head of the carried ones before it is dropped.
+const poisonRetries = 2
 
 var _ ircbridge.Sender = (*Link)(nil)
 
@@ -368,6 +377,28 @@ func (l *Link) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// checkPoison runs after a connection ended, head being the carried
+// stanza it wrote first (nil if none): a stanza that stays first in carry
+// over poisonRetries connections is dropped.
+func (l *Link) checkPoison(head []byte) {
+	if len(l.carry) == 0 {
+		l.carryFails = 0
+		return
+	}
+	if len(head) > 0 && len(l.carry[0]) > 0 && &head[0] == &l.carry[0][0] {
+		l.carryFails++
+	} else {
+		l.carryFails = 1
+	}
+	if l.carryFails >= poisonRetries {
+		l.log.Error("component: dropping a stanza the XMPP server did not take on several connections",
+			"bytes", len(l.carry[0]), "start", string(l.carry[0][:min(len(l.carry[0]), 80)]))
+		l.carry[0] = nil
+		l.carry = l.carry[1:]
+		l.carryFails = 0
+	}
+}
+
 // dropQueue logs and discards what can no longer be delivered.
 func (l *Link) dropQueue() {
 	n := len(l.carry)
@@ -457,6 +488,10 @@ func (l *Link) serve(ctx context.Context, nc net.Conn, br *bufio.Reader) error {
 		carry: l.carry,
 		stop:  make(chan struct{}),
 	}
+	var head []byte // the stanza this connection writes first, if carried
+	if len(l.carry) > 0 {
+		head = l.carry[0]
+	}
 	l.carry = nil
 	writerDone := make(chan struct{})
 	go func() {
@@ -494,6 +529,7 @@ func (l *Link) serve(ctx context.Context, nc net.Conn, br *bufio.Reader) error {
 	l.mu.Unlock()
 	l.connected.Store(false)
 	l.carry = w.carry
+	l.checkPoison(head)
 	if w.err != nil && !errors.Is(err, errHardLimit) && syn == nil {
 		// The writer failed first and closed the connection, which is
 		// what the reader then saw: report the cause.

@@ -11,6 +11,10 @@ import (
 // listPageSize is the page of a channel list request without <max/>.
 const listPageSize = 100
 
+// listMaxPage bounds a page whatever <max/> asks: one stanza must stay
+// well under the XMPP server's stanza size limit.
+const listMaxPage = 500
+
 // channelList is a server's LIST reply, cached per connection.
 type channelList struct {
 	names    []string // channel names, in the server's order
@@ -49,7 +53,7 @@ func (s *Session) listPage(srv *ircServer, iq IQ, complete bool) (IQ, bool) {
 	if q.RSM != nil {
 		rsm = q.RSM
 		if rsm.Max >= 0 {
-			max = rsm.Max
+			max = min(rsm.Max, listMaxPage)
 		}
 	}
 	switch {

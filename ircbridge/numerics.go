@@ -18,6 +18,9 @@ const errorNumerics = "401 402 403 404 405 406 407 408 409 410 411 412 414 421 4
 
 // isErrorNumeric reports whether cmd is one of errorNumerics. Codes are
 // space-separated, so a three-digit match is always a whole code.
+// motdMax bounds the MOTD kept and sent, in bytes.
+const motdMax = 32 << 10
+
 func isErrorNumeric(cmd string) bool {
 	return len(cmd) == 3 && strings.Contains(errorNumerics, cmd)
 }
@@ -83,12 +86,20 @@ func (s *Session) onNumeric(srv *ircServer, m ircmsg.Message) {
 	case "366":
 		s.onEndOfNames(srv, m, args)
 	case "375":
-		srv.motd = srv.motd[:0]
+		srv.motd, srv.motdSize = srv.motd[:0], 0
 	case "372":
-		srv.motd = append(srv.motd, text(0))
+		// Bounded: the MOTD goes out as one message, which must stay
+		// under the XMPP server's stanza size limit.
+		if line := text(0); srv.motdSize+len(line) <= motdMax {
+			srv.motd = append(srv.motd, line)
+			srv.motdSize += len(line) + 1
+		} else if srv.motdSize <= motdMax {
+			srv.motd = append(srv.motd, "[…the MOTD is longer; the rest is not shown]")
+			srv.motdSize = motdMax + 1
+		}
 	case "376":
 		s.gatewayMessage(srv, m.Source, strings.Join(srv.motd, "\n"))
-		srv.motd = nil
+		srv.motd, srv.motdSize = nil, 0
 	case "433":
 		s.nickInUse(srv, args)
 	case "401":

@@ -24,6 +24,7 @@ type ircServer struct {
 	// gateway messages about it.
 	resources jidSet
 	motd      []string
+	motdSize  int // bytes in motd
 	// afterConnect are raw lines sent after 001, before the joins.
 	afterConnect []string
 	// limiter throttles the lines sent for the user (nil: unthrottled).

@@ -1,0 +1,60 @@
+package ircbridge
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// TestMOTDBounded checks that a huge MOTD is cut: it goes out as one
+// message, which must stay under the XMPP server's stanza size limit.
+func TestMOTDBounded(t *testing.T) {
+	h := newHarness(t)
+	c := h.connect()
+	line := strings.Repeat("m", 400)
+	c.Send(t, ":irc.test 375 Alice :- motd start")
+	for range 5000 { // 2 MB
+		c.Send(t, ":irc.test 372 Alice :- "+line)
+	}
+	c.Send(t, ":irc.test 376 Alice :End of MOTD")
+	m := h.rec.expect(t, "message", "from=127.0.0.1@irc.localhost", "mmmm").(Message)
+	if len(m.Body) > motdMax+100 {
+		t.Errorf("a MOTD of %d bytes sent as one message, bound %d", len(m.Body), motdMax)
+	}
+	if !strings.HasSuffix(m.Body, "the rest is not shown]") {
+		t.Errorf("the cut MOTD does not say so: …%q", m.Body[max(0, len(m.Body)-60):])
+	}
+}
+
+// TestListPageBounded checks a disco#items page of the channel list with
+// a huge <max/>: at most listMaxPage items, and no overflow when an
+// <after/> is given (it used to panic, leaving the iq unanswered).
+func TestListPageBounded(t *testing.T) {
+	h := newHarness(t)
+	c := h.connect()
+	server := jid.MustParse("127.0.0.1@irc.localhost")
+	h.g.HandleIQ(t.Context(), IQ{From: alicePhone, To: server, ID: "l1", Type: stanza.GetIQ, Payload: &DiscoItems{}})
+	c.Expect(t, "LIST")
+	for i := range listMaxPage + 10 {
+		c.Send(t, ":irc.test 322 Alice #c"+itoa(i)+" 3 :topic")
+	}
+	c.Send(t, ":irc.test 323 Alice :End of LIST")
+	h.rec.expect(t, "iq", `id="l1"`, `type="result"`)
+
+	for _, after := range []string{"", "#c1%127.0.0.1@irc.localhost"} {
+		rsm := NewRSM()
+		rsm.Max = math.MaxInt // <max>9223372036854775807</max>
+		rsm.After = after
+		h.g.HandleIQ(t.Context(), IQ{From: alicePhone, To: server, ID: "l2", Type: stanza.GetIQ, Payload: &DiscoItems{RSM: rsm}})
+		iq := h.rec.expect(t, "iq", `id="l2"`).(IQ)
+		if iq.Type != stanza.ResultIQ {
+			t.Fatalf("after %q: %s", after, describe(iq))
+		}
+		if n := len(iq.Payload.(*DiscoItems).Items); n != listMaxPage {
+			t.Errorf("after %q: %d items, want the bound %d", after, n, listMaxPage)
+		}
+	}
+}
