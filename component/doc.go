@@ -58,7 +58,7 @@
 // The connection itself ends (and is re-established) on a stream error
 // from the server, on XML that is not well-formed (we send
 // not-well-formed), and on a stanza beyond the hard limits (16 ×
-// MaxStanzaBytes on the wire, or 10000 levels; we send policy-violation),
+// MaxStanzaBytes on the wire, or 100000 levels; we send policy-violation),
 // because the XML decoder would otherwise hold it all in memory.
 //
 // # Outgoing stanzas

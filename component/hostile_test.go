@@ -2,6 +2,7 @@ package component
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -426,5 +427,27 @@ func checkBounce(t *testing.T, tc hostileCase, el *fakexmpp.Element) {
 	}
 	if err := wellFormed([]byte(el.Raw)); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestDeepStanzaBouncedNotFatal checks that a stanza nested 20,000 deep
+// (140 KB: under the XMPP servers' client stanza limits, so any user can
+// send it) is bounced with not-acceptable and the link stays up for the
+// next one. It used to end the link for everybody.
+func TestDeepStanzaBouncedNotFatal(t *testing.T) {
+	const depth = 20000
+	in := `<message from='eve@localhost/x' to='#test%irc.example.org@irc.localhost' type='groupchat' id='d1'>` +
+		strings.Repeat("<a>", depth) + strings.Repeat("</a>", depth) + `</message>` +
+		`<message from='alice@localhost/y' to='#test%irc.example.org@irc.localhost' type='groupchat' id='ok'><body>after</body></message></stream:stream>`
+	rec := newRecorder()
+	replies, err := runStream([]byte(in), rec, Config{})
+	if err != nil && err != io.EOF {
+		t.Fatalf("a %d-byte stanza ended the link: %v", len(in), err)
+	}
+	if len(replies) != 1 || !strings.Contains(string(replies[0]), "not-acceptable") || !strings.Contains(string(replies[0]), "id='d1'") {
+		t.Errorf("replies %q, want one not-acceptable bounce of d1", replies)
+	}
+	if m, ok := rec.next(t).(ircbridge.Message); !ok || m.ID != "ok" {
+		t.Errorf("delivered %#v, want the next stanza", m)
 	}
 }

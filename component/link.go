@@ -67,15 +67,19 @@ type Config struct {
 	// answered with not-acceptable and the link stays up (defaults 256 KiB
 	// and 64).
 	// A stanza larger than 16×MaxStanzaBytes on the wire, or nested deeper
-	// than 10000, ends the connection with a policy-violation stream error:
-	// the XML decoder would otherwise hold it all in memory.
+	// than 100000, ends the connection with a policy-violation stream
+	// error: the XML decoder would otherwise hold it all in memory (its
+	// state costs about 86 bytes per level, so 100000 levels are 9 MB).
+	// Both are far beyond what XMPP servers let a client send (prosody and
+	// ejabberd cut client stanzas at 256 KiB by default), so a user cannot
+	// end the link for everyone.
 	MaxStanzaBytes int
 	MaxDepth       int
 	// Logger receives the link's logs (default slog.Default()).
 	Logger *slog.Logger
 }
 
-const hardDepth = 10000
+const hardDepth = 100000
 
 func (c *Config) setDefaults() {
 	if c.Addr == "" {
