@@ -2,6 +2,7 @@ package ircclient
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -191,5 +192,28 @@ func checkUTF8(t *testing.T, m ircmsg.Message) {
 		if !utf8.ValidString(s) {
 			t.Errorf("invalid UTF-8: %q", s)
 		}
+	}
+}
+
+// TestUnrequestedCapAck checks that capabilities the server ACKs without
+// our asking are not recorded: a hostile server could otherwise grow the
+// list (and the cost of each ACK) without bound.
+func TestUnrequestedCapAck(t *testing.T) {
+	srv := fakeirc.NewServer(t)
+	events := make(chan Event, 1000)
+	cfg := baseConfig(t, srv, events)
+	c, cl := registered(t, srv, cfg, events, "nick")
+	before := c.AckedCaps()
+	for i := range 20 {
+		var b strings.Builder
+		for j := range 100 {
+			fmt.Fprintf(&b, "c%d_%d ", i, j)
+		}
+		cl.Send(t, ":srv CAP nick ACK :"+strings.TrimSpace(b.String()))
+	}
+	cl.Send(t, ":srv PING :sync")
+	cl.Expect(t, "PONG")
+	if got := c.AckedCaps(); !slices.Equal(got, before) {
+		t.Fatalf("%d capabilities recorded, %d before the unrequested ACKs", len(got), len(before))
 	}
 }

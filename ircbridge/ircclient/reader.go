@@ -420,7 +420,9 @@ func (r *reader) handleCAP(msg ircmsg.Message) {
 		for _, tok := range acked {
 			if name, ok := strings.CutPrefix(tok, "-"); ok {
 				c.caps = slices.DeleteFunc(c.caps, func(s string) bool { return s == name })
-			} else if !slices.Contains(c.caps, tok) {
+			} else if !slices.Contains(c.caps, tok) && (tok == "sasl" || slices.Contains(c.cfg.WantCaps, tok)) {
+				// Only what we may have asked for: a server acking
+				// anything else cannot grow the list without bound.
 				c.caps = append(c.caps, strings.Clone(tok)) // not a piece of the whole line
 			}
 		}
