@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -57,4 +58,22 @@ func TestListPageBounded(t *testing.T) {
 			t.Errorf("after %q: %d items, want the bound %d", after, n, listMaxPage)
 		}
 	}
+}
+
+// TestJoinBadChannelName checks that a join to a channel name IRC cannot
+// carry (a space, a comma, a control character) is answered at once with
+// jid-malformed. With a key, "JOIN #a b key" could not even be written,
+// and the join was never answered.
+func TestJoinBadChannelName(t *testing.T) {
+	h := newHarness(t)
+	c := h.connect()
+	for _, room := range []string{`#a\20b`, "#a,b"} { // (JIDs cannot hold control characters)
+		to := jid.MustParse(room + "%127.0.0.1@irc.localhost/Alice")
+		h.g.HandlePresence(t.Context(), Presence{From: alicePhone, To: to, MUC: &MUCJoin{Password: "key"}})
+		p := h.rec.expect(t, "presence", "from="+to.String()).(Presence)
+		if p.Type != stanza.ErrorPresence || p.Error == nil || p.Error.Condition != stanza.JIDMalformed {
+			t.Errorf("join of %q: %s, want a jid-malformed error", room, describe(p))
+		}
+	}
+	c.ExpectSilence(t, 50*time.Millisecond) // no JOIN sent
 }

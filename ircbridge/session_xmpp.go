@@ -2,6 +2,7 @@ package ircbridge
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -99,9 +100,17 @@ func (s *Session) join(p Presence, addr Address) {
 	}
 }
 
+// badInChannel reports the characters no IRC channel name may hold (RFC
+// 2812 §1.3): space, comma, and control characters (BEL, NUL, CR, LF).
+func badInChannel(r rune) bool { return r == ' ' || r == ',' || r < 0x20 }
+
 // joinAllowed checks the policy and the user's limits before a join that
 // needs a new room (and maybe a new connection).
 func (s *Session) joinAllowed(addr Address, newServer bool) error {
+	if i := strings.IndexFunc(addr.Channel, badInChannel); i >= 0 {
+		// The JOIN would name other channels, or could not be written.
+		return newError(stanza.Modify, stanza.JIDMalformed, fmt.Sprintf("%q is not a valid IRC channel name (%q at byte %d)", addr.Channel, addr.Channel[i], i))
+	}
 	if !s.cfg.ircAllowed(addr.Server) {
 		return newError(stanza.Cancel, stanza.NotAllowed, "The IRC server "+addr.Server+" is not allowed on this gateway")
 	}
