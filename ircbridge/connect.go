@@ -76,6 +76,11 @@ func (s *Session) dial(srv *ircServer, first bool) {
 	}
 	nick := srv.nick
 	srv.afterConnect = o.AfterConnectCommands
+	addr := o.Address
+	if addr == "" {
+		addr = srv.name
+	}
+	srv.endpoint = fmt.Sprint(strings.ToLower(addr), o.Ports, o.TLSPorts)
 	user, real := s.realIdentity(nick)
 	if s.cfg.RealnameCustomization {
 		if o.Username != "" {

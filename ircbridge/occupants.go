@@ -175,7 +175,7 @@ func (t *occupantTable) setHead(key string, s *occupantSet) {
 	}
 }
 
-// headKey names a channel in the table: the IRC server as addressed and the
+// headKey names a channel in the table: the IRC server's endpoint and the
 // casefolded channel.
 func headKey(server, foldedChannel string) string { return server + "\x00" + foldedChannel }
 

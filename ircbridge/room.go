@@ -53,7 +53,7 @@ func newRoom(srv *ircServer, name string, j jid.JID, opts store.ChannelOptions) 
 		jid:       j,
 		archName:  opts.Channel,
 		opts:      opts,
-		occupants: newOccupants(srv.occ, headKey(srv.name, srv.fold(name))),
+		occupants: newOccupants(srv.occ, headKey(srv.endpoint, srv.fold(name))),
 	}
 }
 

@@ -13,7 +13,11 @@ import (
 // ircServer is a session's state for one IRC connection. It is owned by the
 // session goroutine.
 type ircServer struct {
-	name       string // the server as addressed in JIDs, lowercased
+	name string // the server as addressed in JIDs, lowercased
+	// endpoint is where the user's settings send the connection (address
+	// and ports): occupant hints are shared only between sessions that
+	// reach the same one, since any user may point a name elsewhere.
+	endpoint   string
 	conn       *ircclient.Conn
 	registered bool
 	nick       string // our current nick (the requested one until 001)
