@@ -14,11 +14,29 @@ import (
 // JID is available while the user is connected to it, and unsubscribing
 // really deletes the subscription (Biboumi keeps the row).
 
+// rosterMax bounds a user's subscriptions to the gateway and server JIDs:
+// each is a stored row and a probe at every start.
+const rosterMax = 100
+
 // rosterPresence handles a presence to the gateway or a server JID.
 func (s *Session) rosterPresence(p Presence, addr Address) {
 	local := p.To.Bare()
 	switch p.Type {
 	case stanza.SubscribePresence:
+		subs := s.subscribed()
+		if !subs[local.String()] {
+			var refuse error
+			switch {
+			case addr.Kind == KindServer && !s.cfg.ircAllowed(addr.Server):
+				refuse = newError(stanza.Cancel, stanza.NotAllowed, "The IRC server "+addr.Server+" is not allowed on this gateway")
+			case len(subs) >= rosterMax:
+				refuse = newError(stanza.Wait, stanza.ResourceConstraint, "Too many subscriptions to this gateway ("+itoa(rosterMax)+")")
+			}
+			if refuse != nil {
+				s.bouncePresence(p, refuse)
+				return
+			}
+		}
 		if st := s.g.store; st != nil {
 			ctx, cancel := s.storeCtx()
 			err := st.AddRosterItem(ctx, local, s.owner)
