@@ -3,6 +3,7 @@ package ircbridge
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,12 +67,19 @@ func (s *Session) cmdPurgeArchive(as *adhocSession, c *Command) (*Command, error
 
 // parseAge reads a positive duration: Go's syntax, or a number of days
 // ("365d").
+// maxAgeDays is the largest age in days a time.Duration holds (292 years).
+const maxAgeDays = int(math.MaxInt64 / int64(24*time.Hour))
+
 func parseAge(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
 	if days, ok := strings.CutSuffix(v, "d"); ok {
 		n, err := strconv.Atoi(days)
 		if err != nil || n <= 0 {
 			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		if n > maxAgeDays {
+			// time.Duration would wrap around to a small age.
+			return 0, fmt.Errorf("%q is more than %d days", v, maxAgeDays)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}

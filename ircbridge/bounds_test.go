@@ -77,3 +77,42 @@ func TestJoinBadChannelName(t *testing.T) {
 	}
 	c.ExpectSilence(t, 50*time.Millisecond) // no JOIN sent
 }
+
+// TestParseAge checks the ages of the purge command, up to the largest a
+// time.Duration holds: a larger day count used to wrap around to minutes,
+// so a purge meant to delete nothing deleted almost everything.
+func TestParseAge(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"365d", 365 * 24 * time.Hour, true},
+		{" 12h ", 12 * time.Hour, true},
+		{"106751d", 106751 * 24 * time.Hour, true},
+		{"106752d", 0, false},
+		{"213504d", 0, false},
+		{"0d", 0, false},
+		{"-3h", 0, false},
+		{"soon", 0, false},
+	} {
+		d, err := parseAge(c.in)
+		if (err == nil) != c.ok || d != c.want {
+			t.Errorf("parseAge(%q) = %v, %v; want %v (ok %v)", c.in, d, err, c.want, c.ok)
+		}
+	}
+}
+
+// TestOccupantNickNotResourcepart checks that an occupant whose nick no
+// JID can hold (a control character from the IRC server) is not shown as
+// a presence from the bare room, which MUC clients take as the room.
+func TestOccupantNickNotResourcepart(t *testing.T) {
+	h := newHarness(t)
+	c := h.connect()
+	c.Send(t, ":Bo\x02b!u@h JOIN #test")
+	c.Send(t, ":Carol!c@h JOIN #test")
+	p := h.rec.expect(t, "presence").(Presence)
+	if p.From.String() != h.room()+"/Carol" {
+		t.Fatalf("first presence after the joins: %s, want Carol's", describe(p))
+	}
+}

@@ -3,6 +3,7 @@ package ircbridge
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"biboumi/store"
@@ -112,7 +113,8 @@ func (s *Session) sendHistory(r *room, res jid.JID, req *HistoryRequest) {
 		if req.MaxStanzas >= 0 && req.MaxStanzas < limit {
 			limit = req.MaxStanzas
 		}
-		if req.Seconds >= 0 {
+		// Beyond what a Duration holds (292 years), it is all history.
+		if req.Seconds >= 0 && int64(req.Seconds) < int64(math.MaxInt64/time.Second) {
 			q.Start = time.Now().Add(-time.Duration(req.Seconds) * time.Second)
 		}
 		if !req.Since.IsZero() {

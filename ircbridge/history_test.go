@@ -50,6 +50,14 @@ func TestArchiveAndHistory(t *testing.T) {
 		MUC: &MUCJoin{History: &HistoryRequest{MaxChars: 0, MaxStanzas: -1, Seconds: -1}}})
 	h.rec.expect(t, "presence", "/Alice", "to=alice@localhost/tablet", "codes=[110 210 100]")
 	h.rec.expect(t, "message", "to=alice@localhost/tablet", `subject=""`)
+
+	// seconds beyond what a Duration holds (317 years): all the history,
+	// not a start in the future.
+	desk := jid.MustParse("alice@localhost/desk")
+	h.g.HandlePresence(t.Context(), Presence{From: desk, To: jid.MustParse(h.room() + "/Alice"),
+		MUC: &MUCJoin{History: &HistoryRequest{MaxChars: -1, MaxStanzas: 1, Seconds: 10000000000}}})
+	h.rec.expect(t, "presence", "/Alice", "to=alice@localhost/desk", "codes=[110 210 100]")
+	h.rec.expect(t, "groupchat", "to=alice@localhost/desk", `body="/me three"`)
 }
 
 func TestRecordHistoryPerChannel(t *testing.T) {

@@ -33,6 +33,9 @@ func (s *Session) occupantItem(r *room, o *occupant) MUCItem {
 
 // sendOccupant sends the available presence of o to every resource in r.
 func (s *Session) sendOccupant(r *room, o *occupant) {
+	if !r.hasOccupantJID(o.nick) {
+		return // not a resourcepart: a presence from the bare room is the room's
+	}
 	item := s.occupantItem(r, o)
 	for _, res := range r.resourceList() {
 		s.send(Presence{From: r.occupantJID(o.nick), To: res, MUCUser: &MUCUser{Items: []MUCItem{item}}})
@@ -41,6 +44,9 @@ func (s *Session) sendOccupant(r *room, o *occupant) {
 
 // sendOccupantGone sends the unavailable presence of o to r's resources.
 func (s *Session) sendOccupantGone(r *room, o *occupant, status string, extra MUCUser) {
+	if !r.hasOccupantJID(o.nick) {
+		return // never shown (see sendOccupant)
+	}
 	item := s.occupantItem(r, o)
 	if len(extra.Items) > 0 {
 		e := extra.Items[0]

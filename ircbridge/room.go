@@ -96,6 +96,14 @@ func (r *room) occupantList() []*occupant {
 // routable.
 func (r *room) occupantJID(nick string) jid.JID { return r.buildJID(nick) }
 
+// hasOccupantJID reports whether nick is a valid resourcepart, so that
+// its occupant can be shown: an IRC server may send nicks with control
+// characters, which no JID can hold.
+func (r *room) hasOccupantJID(nick string) bool {
+	_, err := r.jid.WithResource(nick)
+	return err == nil
+}
+
 func (r *room) buildJID(nick string) jid.JID {
 	j, err := r.jid.WithResource(nick)
 	if err != nil {
