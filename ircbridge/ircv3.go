@@ -21,15 +21,22 @@ import (
 // carries it as a XEP-0203 delay (a replay, a batch after a netsplit…).
 const lateDelay = 30 * time.Second
 
-// lineTime is when the server says it sent m (server-time), or now.
+// lineTime is when the server says it sent m (server-time), or now. A
+// stamp in the future (beyond maxClockSkew) or before 1970 is not
+// believed: it would archive the line out of reach of history and
+// retention, and make XEP-0082 stamps clients cannot read.
 func lineTime(m ircmsg.Message) time.Time {
+	now := time.Now()
 	if ok, v := m.GetTag("time"); ok {
-		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			return t
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.Unix() >= 0 && t.Before(now.Add(maxClockSkew)) {
+			return t.UTC()
 		}
 	}
-	return time.Now()
+	return now
 }
+
+// maxClockSkew is how far ahead of ours an IRC server's clock may be.
+const maxClockSkew = 5 * time.Minute
 
 // delayOf returns a delay for a message sent at t, if it is late.
 func delayOf(r *room, t time.Time) *Delay {

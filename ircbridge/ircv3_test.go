@@ -79,6 +79,16 @@ func TestEchoMessageAndTags(t *testing.T) {
 		t.Errorf("same msgid, different ids: %s %s", m1.ID, m2.ID)
 	}
 
+	// A stamp from the future, or before 1970, is not believed: no delay,
+	// the line is timed on arrival.
+	for i, stamp := range []string{"9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00Z"} {
+		body := "odd clock " + itoa(i)
+		c.Send(t, "@time="+stamp+" :Bob!b@h PRIVMSG #test :"+body)
+		if m := h.rec.expect(t, "groupchat", `body="`+body+`"`).(Message); m.Delay != nil {
+			t.Errorf("time=%s gave a delay stamped %v", stamp, m.Delay.Stamp)
+		}
+	}
+
 	// A refused line is bounced to its sender.
 	h.g.HandleMessage(t.Context(), Message{From: alicePhone, To: jid.MustParse(h.room()), ID: "e2", Type: stanza.GroupChatMessage, Body: "refused"})
 	sent = c.Expect(t, "PRIVMSG")
