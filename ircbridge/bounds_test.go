@@ -116,3 +116,27 @@ func TestOccupantNickNotResourcepart(t *testing.T) {
 		t.Fatalf("first presence after the joins: %s, want Carol's", describe(p))
 	}
 }
+
+// TestCTCPFloodBounded checks that a CTCP flood from IRC does not become
+// an iq flood to the user's client: at most maxCTCPPending wait at once.
+func TestCTCPFloodBounded(t *testing.T) {
+	h := newHarness(t)
+	c := h.connect()
+	for range maxCTCPPending + 30 {
+		c.Send(t, ":Bob!b@host PRIVMSG Alice :\x01VERSION\x01")
+	}
+	c.Send(t, ":Bob!b@host PRIVMSG #test :sync") // lines are handled in order
+	n := 0
+	for {
+		v := h.rec.expect(t, "to=alice@localhost/phone")
+		if m, ok := v.(Message); ok && m.Body == "sync" {
+			break
+		}
+		if _, ok := v.(IQ); ok {
+			n++
+		}
+	}
+	if n != maxCTCPPending {
+		t.Errorf("%d version requests sent to the client, want %d", n, maxCTCPPending)
+	}
+}

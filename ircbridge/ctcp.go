@@ -29,6 +29,10 @@ func ctcpMessage(command, target, cmd, arg string) ircmsg.Message {
 	return ircmsg.MakeMessage(nil, "", command, target, body+"\x01")
 }
 
+// maxCTCPPending bounds the CTCP requests from IRC waiting for the user's
+// client to answer (each expires after pendingTimeout).
+const maxCTCPPending = 20
+
 // onCTCP handles a CTCP request (PRIVMSG) or reply (NOTICE) from nick.
 func (s *Session) onCTCP(srv *ircServer, nick string, notice bool, cmd, arg string) {
 	if notice {
@@ -45,8 +49,8 @@ func (s *Session) onCTCP(srv *ircServer, nick string, notice bool, cmd, arg stri
 		return // other CTCP requests are ignored, as Biboumi does
 	}
 	res := srv.resourceList()
-	if len(res) == 0 {
-		return
+	if len(res) == 0 || len(s.pending.toXMPP) >= maxCTCPPending {
+		return // nobody to ask, or a flood: each would be an iq to the user
 	}
 	id := strings.ToLower(cmd) + "_" + newID()
 	s.pending.toXMPP[id] = &pendingXMPP{server: srv.name, nick: nick, ctcp: cmd, arg: arg, expires: time.Now().Add(pendingTimeout)}
