@@ -2,6 +2,8 @@ package component
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/xml"
 	"io"
 	"net"
@@ -15,8 +17,6 @@ import (
 	"biboumi/ircbridge"
 )
 
-// stallingServer completes the XEP-0114 handshake (any secret) and then
-// never reads again, like an XMPP server that is wedged.
 // stallingServer accepts one component connection, completes the
 // handshake and then never reads again, like an XMPP server that hangs.
 func stallingServer(t *testing.T) (addr string, conns chan net.Conn) {
@@ -32,30 +32,40 @@ func stallingServer(t *testing.T) (addr string, conns chan net.Conn) {
 			return
 		}
 		conns <- c
-		d := xml.NewDecoder(c)
-		for {
-			tok, err := d.Token()
-			if err != nil {
-				return
-			}
-			if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "stream" {
-				break
-			}
-		}
-		io.WriteString(c, `<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:component:accept' from='`+testDomain+`' id='x1'>`)
-		for {
-			tok, err := d.Token()
-			if err != nil {
-				return
-			}
-			if ee, ok := tok.(xml.EndElement); ok && ee.Name.Local == "handshake" {
-				break
-			}
-		}
-		io.WriteString(c, "<handshake/>")
-		// From now on: read nothing.
+		acceptHandshake(c, xml.NewDecoder(c)) // then read nothing
 	}()
 	return ln.Addr().String(), conns
+}
+
+// acceptHandshake plays the server's part of the XEP-0114 handshake on c
+// (stream id x1, secret testSecret); it reports whether it succeeded.
+func acceptHandshake(c net.Conn, d *xml.Decoder) bool {
+	next := func() bool {
+		for {
+			tok, err := d.Token()
+			if err != nil {
+				return false
+			}
+			if _, ok := tok.(xml.StartElement); ok {
+				return true
+			}
+		}
+	}
+	if !next() { // <stream:stream>
+		return false
+	}
+	io.WriteString(c, `<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:component:accept' from='`+testDomain+`' id='x1'>`)
+	if !next() { // <handshake>
+		return false
+	}
+	tok, _ := d.Token()
+	cd, _ := tok.(xml.CharData)
+	sum := sha1.Sum([]byte("x1" + testSecret))
+	if strings.TrimSpace(string(cd)) != hex.EncodeToString(sum[:]) {
+		return false
+	}
+	_, err := io.WriteString(c, "<handshake/>")
+	return err == nil
 }
 
 // TestCloseWhileSenderWaits: with the queue full and the

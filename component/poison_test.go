@@ -3,8 +3,6 @@ package component
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/xml"
 	"io"
 	"net"
@@ -18,10 +16,6 @@ import (
 	"biboumi/ircbridge"
 )
 
-// limitServer is an XEP-0114 server that, like servers with a stanza size
-// limit (XEP-0478 §1.1), ends the stream when more than limit bytes arrive
-// without a stanza end. It counts authenticated connections and whether a
-// marker stanza was ever received.
 // limitServer is a component server that ends the stream with a
 // policy-violation error when a stanza exceeds limit bytes, as XMPP
 // servers with a stanza size limit do.
@@ -35,32 +29,9 @@ type limitServer struct {
 func (s *limitServer) serve(c net.Conn) {
 	defer c.Close()
 	c.(*net.TCPConn).SetReadBuffer(32 << 10)
-	d := xml.NewDecoder(c)
-	next := func() (xml.StartElement, bool) {
-		for {
-			tok, err := d.Token()
-			if err != nil {
-				return xml.StartElement{}, false
-			}
-			if se, ok := tok.(xml.StartElement); ok {
-				return se, true
-			}
-		}
-	}
-	if _, ok := next(); !ok {
+	if !acceptHandshake(c, xml.NewDecoder(c)) {
 		return
 	}
-	io.WriteString(c, `<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:component:accept' from='`+testDomain+`' id='x1'>`)
-	if _, ok := next(); !ok { // <handshake>
-		return
-	}
-	tok, _ := d.Token()
-	cd, _ := tok.(xml.CharData)
-	sum := sha1.Sum([]byte("x1" + testSecret))
-	if strings.TrimSpace(string(cd)) != hex.EncodeToString(sum[:]) {
-		return
-	}
-	io.WriteString(c, "<handshake/>")
 	s.authed.Add(1)
 	var cur []byte // bytes since the last '>' at top level (approximation)
 	buf := make([]byte, 32<<10)
