@@ -45,7 +45,9 @@ func TestListPageBounded(t *testing.T) {
 	c.Send(t, ":irc.test 323 Alice :End of LIST")
 	h.rec.expect(t, "iq", `id="l1"`, `type="result"`)
 
-	for _, after := range []string{"", "#c1%127.0.0.1@irc.localhost"} {
+	// (With an <after/>, the request pages the list already fetched; a
+	// request without one would fetch it again.)
+	for _, after := range []string{"#c0%127.0.0.1@irc.localhost", "#c1%127.0.0.1@irc.localhost"} {
 		rsm := NewRSM()
 		rsm.Max = math.MaxInt // <max>9223372036854775807</max>
 		rsm.After = after

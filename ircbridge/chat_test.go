@@ -160,4 +160,18 @@ func TestInvitations(t *testing.T) {
 	h.rec.expect(t, "presence", "#forced%127.0.0.1@irc.localhost/Zoe")
 	h.rec.expect(t, "presence", "#forced%127.0.0.1@irc.localhost/Alice", "codes=[110 210 100]")
 	c.ExpectSilence(t, 100e6)
+
+	// The user joins while the NAMES lines of a forced join are arriving:
+	// the occupants listed before the join are not lost.
+	c.Send(t, ":Alice!a@h JOIN #midway")
+	h.rec.expect(t, "message", "from=#midway%127.0.0.1@irc.localhost", "to=alice@localhost/phone")
+	c.Send(t, ":irc.test 353 Alice = #midway :Alice Yann")
+	c.Send(t, ":Bob!b@h PRIVMSG #test :sync") // IRC lines are handled in order
+	h.rec.expect(t, "groupchat", `body="sync"`)
+	h.g.HandlePresence(t.Context(), Presence{From: alicePhone, To: jid.MustParse("#midway%127.0.0.1@irc.localhost/Alice"), MUC: &MUCJoin{}})
+	h.rec.expect(t, "presence", "#midway%127.0.0.1@irc.localhost/Yann")
+	c.Send(t, ":irc.test 353 Alice = #midway :Xavi")
+	h.rec.expect(t, "presence", "#midway%127.0.0.1@irc.localhost/Xavi")
+	c.Send(t, ":irc.test 366 Alice #midway :End")
+	h.rec.expect(t, "presence", "#midway%127.0.0.1@irc.localhost/Alice", "codes=[110 210 100]")
 }

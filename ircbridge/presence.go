@@ -115,15 +115,20 @@ func (s *Session) sendSubject(r *room, res jid.JID) {
 // first resource got: occupants, self-presence and subject, without IRC
 // traffic (reference §5.2 item 6).
 func (s *Session) replayRoom(r *room, res jid.JID, hist *HistoryRequest) {
+	s.sendOccupantsTo(r, res)
+	s.sendSelf(r, res)
+	s.sendHistory(r, res, hist)
+	s.sendSubject(r, res)
+}
+
+// sendOccupantsTo sends res the presence of every other occupant r knows.
+func (s *Session) sendOccupantsTo(r *room, res jid.JID) {
 	for _, o := range r.occupantList() {
-		if r.srv.isMe(o.nick) {
+		if r.srv.isMe(o.nick) || !r.hasOccupantJID(o.nick) {
 			continue
 		}
 		s.send(Presence{From: r.occupantJID(o.nick), To: res, MUCUser: &MUCUser{Items: []MUCItem{s.occupantItem(r, o)}}})
 	}
-	s.sendSelf(r, res)
-	s.sendHistory(r, res, hist)
-	s.sendSubject(r, res)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

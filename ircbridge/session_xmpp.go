@@ -83,6 +83,10 @@ func (s *Session) join(p Presence, addr Address) {
 		if r.state == roomJoined {
 			s.replayRoom(r, res, p.MUC.History)
 		} else {
+			// Joining (a forced join, another client's join): the
+			// occupants the NAMES lines listed so far, the rest as they
+			// come, then the self-presence at their end.
+			s.sendOccupantsTo(r, res)
 			r.setHistory(res, p.MUC.History)
 		}
 		return

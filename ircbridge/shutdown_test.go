@@ -26,7 +26,7 @@ func TestLeaveWhileReconnecting(t *testing.T) {
 // connection waiting to reconnect at once (no redial, no wait for the
 // grace period) and tells the user they are out of its rooms.
 func TestShutdownWhileReconnecting(t *testing.T) {
-	h := lostConnection(t, 300*time.Millisecond)
+	h := lostConnection(t, time.Second) // the retry falls within the 2 s the old code waited
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
