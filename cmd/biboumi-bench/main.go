@@ -350,7 +350,15 @@ func (b *bench) runAll() (err error) {
 	if err := os.Chmod(b.dir, 0o755); err != nil {
 		return err
 	}
+	// templates points BIBOUMI_TESTDATA into b.dir: put it back after, so
+	// that another run in the same process (tests) finds the real one.
+	testdata, hadTestdata := os.LookupEnv("BIBOUMI_TESTDATA")
 	defer func() {
+		if hadTestdata {
+			os.Setenv("BIBOUMI_TESTDATA", testdata)
+		} else {
+			os.Unsetenv("BIBOUMI_TESTDATA")
+		}
 		if o.keep {
 			b.logf("kept %s", b.dir)
 		}
